@@ -1,0 +1,154 @@
+import { join } from "node:path";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { AttachmentService } from "../gen/memos/api/v1/attachment_service_pb.js";
+import { AuthService } from "../gen/memos/api/v1/auth_service_pb.js";
+import { IdentityProviderService } from "../gen/memos/api/v1/idp_service_pb.js";
+import { InstanceService } from "../gen/memos/api/v1/instance_service_pb.js";
+import { MemoService } from "../gen/memos/api/v1/memo_service_pb.js";
+import { MemoViewService } from "../gen/memos/api/v1/memo_view_service_pb.js";
+import { UserService } from "../gen/memos/api/v1/user_service_pb.js";
+import { createAccessModeReader, initAccessMode } from "./auth/access-mode-store.js";
+import { createIdentityResolver, type IdentityResolver } from "./auth/identity.js";
+import type { BlobStore } from "./blob/blob-store.js";
+import { createLocalBlobStore } from "./blob/local-blob-store.js";
+import { createS3BlobStore } from "./blob/s3-blob-store.js";
+import type { Config } from "./config.js";
+import type { Logger } from "./logger.js";
+import { createRoutes, registration, type ServiceRegistration } from "./server/connect-routes.js";
+import { createCors } from "./server/cors.js";
+import { answerNotFound, createHealthRoute, type NodeHandler } from "./server/http-handler.js";
+import { createAuthInterceptor } from "./server/interceptors/auth.js";
+import { createLoggingInterceptor } from "./server/interceptors/logging.js";
+import { createMetadataInterceptor } from "./server/interceptors/metadata.js";
+import { createRecoveryInterceptor } from "./server/interceptors/recovery.js";
+import { listen, type Listener } from "./server/listener.js";
+import { peerAddressKey } from "./server/request-context.js";
+import { createInstanceService } from "./services/instance-service.js";
+import { openDatabase, pgliteDir, type OpenDatabase } from "./store/database.js";
+import { createSystemSettingRepository } from "./store/system-setting-repository.js";
+import { createUserRepository } from "./store/user-repository.js";
+import { createContextValues, type Interceptor } from "@connectrpc/connect";
+
+/** The server's version, reported by GetInstanceProfile. */
+export const VERSION = "0.1.0";
+
+/** Parts a caller may supply instead of the ones built from config (tests, benchmarks). */
+export interface AppOverrides {
+  /** An already open and migrated database; the app closes it on shutdown. */
+  readonly database?: OpenDatabase;
+  readonly blobs?: BlobStore;
+  readonly identityResolver?: IdentityResolver;
+}
+
+/** A running server. */
+export interface App {
+  readonly port: number;
+  readonly database: OpenDatabase;
+  readonly blobs: BlobStore;
+  /** The request handler (everything behind the listener), for in-process use. */
+  readonly handler: NodeHandler;
+  /** Every service with its implementation, as served. */
+  readonly services: readonly ServiceRegistration[];
+  /** The interceptor chain every call runs through, outermost first. */
+  readonly interceptors: readonly Interceptor[];
+  /** Stops accepting, drains in-flight calls, then closes the database and blob store. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every dependency once from `config`, wires them, and listens.
+ * Nothing here is a module-level singleton, so tests can run several apps in one process.
+ */
+export async function startApp(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<App> {
+  const database =
+    overrides.database ??
+    (config.driver === "postgres"
+      ? await openDatabase({ driver: "postgres", dsn: config.dsn! })
+      : await openDatabase({ driver: "pglite", dataDir: pgliteDir(config.dataDir) }));
+  const closers: Array<() => Promise<void>> = [() => database.close()];
+  try {
+    const blobs = overrides.blobs ?? (await openBlobStore(config));
+    closers.unshift(async () => blobs.close?.());
+
+    const settings = createSystemSettingRepository(database.db);
+    const users = createUserRepository(database.db);
+    await initAccessMode(settings, config.instanceUrl);
+    const readAccessMode = createAccessModeReader(settings);
+    const resolver = overrides.identityResolver ?? createIdentityResolver({});
+
+    const interceptors: Interceptor[] = [
+      createMetadataInterceptor(),
+      createLoggingInterceptor(logger),
+      createRecoveryInterceptor(logger),
+      createAuthInterceptor({ resolver, readAccessMode }),
+    ];
+    const services: ServiceRegistration[] = [
+      registration(AuthService, {}),
+      registration(UserService, {}),
+      registration(
+        InstanceService,
+        createInstanceService({ users, readAccessMode, version: VERSION, instanceUrl: config.instanceUrl }),
+      ),
+      registration(MemoService, {}),
+      registration(AttachmentService, {}),
+      registration(IdentityProviderService, {}),
+      registration(MemoViewService, {}),
+    ];
+
+    const health = createHealthRoute(() => database.ping());
+    const cors = createCors(config.instanceUrl);
+    const connect = connectNodeAdapter({
+      routes: createRoutes(services),
+      interceptors,
+      readMaxBytes: config.maxBodyBytes,
+      jsonOptions: { ignoreUnknownFields: true },
+      contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
+      fallback: (req, res) => answerNotFound(req, res),
+    });
+    const handler: NodeHandler = (req, res) => {
+      if (cors(req, res)) return;
+      if (req.url === "/healthz") {
+        void health(req, res).then((done) => done || answerNotFound(req, res));
+        return;
+      }
+      connect(req, res);
+    };
+
+    const listener: Listener = await listen(handler, config.port, config.addr);
+    closers.unshift(() => listener.close(config.shutdownTimeoutMs));
+    logger.info({ port: listener.port, driver: database.driver, blobs: blobs.kind }, "listening");
+
+    return {
+      port: listener.port,
+      database,
+      blobs,
+      handler,
+      services,
+      interceptors,
+      async close() {
+        for (const close of closers) await close();
+      },
+    };
+  } catch (err) {
+    for (const close of closers) await close().catch(() => {});
+    throw err;
+  }
+}
+
+/** Opens the blob store the configuration names: S3 when configured, else files under the data dir. */
+async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (config.storage === "s3" && config.s3 !== undefined) {
+    const s3 = config.s3;
+    return createS3BlobStore({
+      endPoint: s3.endpoint,
+      ...(s3.port === undefined ? {} : { port: s3.port }),
+      useSSL: s3.useSSL,
+      accessKey: s3.accessKey,
+      secretKey: s3.secretKey,
+      region: s3.region,
+      bucket: s3.bucket,
+      pathStyle: s3.pathStyle,
+    });
+  }
+  return createLocalBlobStore({ root: join(config.dataDir, "blobs") });
+}

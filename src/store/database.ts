@@ -1,0 +1,89 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, Migrator, PostgresDialect } from "kysely";
+import { PGliteDialect } from "kysely-pglite-dialect";
+import pg from "pg";
+import { migrationProvider } from "./migrations.js";
+import type { Database } from "./schema.js";
+
+/** The Kysely handle every repository takes. */
+export type Db = Kysely<Database>;
+
+/** Where the database lives. */
+export type DatabaseOptions =
+  | { driver: "pglite"; /** Directory of the embedded database; `undefined` keeps it in memory. */ dataDir?: string; loadDataDir?: Blob | File }
+  | { driver: "postgres"; dsn: string; /** Pool size. Default 10. */ maxConnections?: number };
+
+/** An open, migrated database. */
+export interface OpenDatabase {
+  readonly db: Db;
+  readonly driver: "pglite" | "postgres";
+  /** Cheap liveness probe: true when a trivial query succeeds. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** BIGINT columns hold Unix seconds and sizes, well inside the safe-integer range. */
+const INT8_OID = 20;
+const pgTypes = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === INT8_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/** Opens the database, runs pending migrations and returns it. Throws if a migration fails. */
+export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
+  let db: Db;
+  if (options.driver === "pglite") {
+    if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
+    const client = new PGlite({ dataDir: options.dataDir, loadDataDir: options.loadDataDir });
+    db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
+  } else {
+    const pool = new pg.Pool({
+      connectionString: options.dsn,
+      max: options.maxConnections ?? 10,
+      types: pgTypes,
+      connectionTimeoutMillis: 5_000,
+    });
+    // An idle client that loses its server emits "error" on the pool; without a listener that
+    // would crash the process. The next query reports the failure to its caller instead.
+    pool.on("error", () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return {
+    db,
+    driver: options.driver,
+    async ping() {
+      try {
+        await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/** Applies every pending migration; the first failure is thrown with its cause. */
+export async function migrate(db: Db): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+    throw new Error(`database migration ${failed} failed`, { cause: error });
+  }
+}
+
+/** The embedded database directory inside the data directory. */
+export function pgliteDir(dataDir: string): string {
+  return join(dataDir, "pglite");
+}

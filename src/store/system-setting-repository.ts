@@ -1,0 +1,34 @@
+import type { Db } from "./database.js";
+
+/** Reads and writes `system_setting` rows; values are protobuf-JSON strings. */
+export interface SystemSettingRepository {
+  get(name: string): Promise<string | undefined>;
+  /** Inserts `value` unless a row exists; returns the value now stored. */
+  insertIfAbsent(name: string, value: string): Promise<string>;
+  upsert(name: string, value: string): Promise<void>;
+}
+
+export function createSystemSettingRepository(db: Db): SystemSettingRepository {
+  return {
+    async get(name) {
+      const row = await db.selectFrom("system_setting").select("value").where("name", "=", name).executeTakeFirst();
+      return row?.value;
+    },
+    async insertIfAbsent(name, value) {
+      await db
+        .insertInto("system_setting")
+        .values({ name, value })
+        .onConflict((oc) => oc.column("name").doNothing())
+        .execute();
+      const row = await db.selectFrom("system_setting").select("value").where("name", "=", name).executeTakeFirstOrThrow();
+      return row.value;
+    },
+    async upsert(name, value) {
+      await db
+        .insertInto("system_setting")
+        .values({ name, value })
+        .onConflict((oc) => oc.column("name").doUpdateSet({ value }))
+        .execute();
+    },
+  };
+}
