@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues, type Interceptor } from "@connectrpc/connect";
 import { AttachmentService } from "../gen/memos/api/v1/attachment_service_pb.js";
 import { AuthService } from "../gen/memos/api/v1/auth_service_pb.js";
 import { IdentityProviderService } from "../gen/memos/api/v1/idp_service_pb.js";
@@ -14,6 +14,7 @@ import { createLocalBlobStore } from "./blob/local-blob-store.js";
 import { createS3BlobStore } from "./blob/s3-blob-store.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
+import { createConnectHandler } from "./server/connect-adapter.js";
 import { createRoutes, registration, type ServiceRegistration } from "./server/connect-routes.js";
 import { createCors } from "./server/cors.js";
 import { answerNotFound, createHealthRoute, type NodeHandler } from "./server/http-handler.js";
@@ -27,7 +28,6 @@ import { createInstanceService } from "./services/instance-service.js";
 import { openDatabase, pgliteDir, type OpenDatabase } from "./store/database.js";
 import { createSystemSettingRepository } from "./store/system-setting-repository.js";
 import { createUserRepository } from "./store/user-repository.js";
-import { createContextValues, type Interceptor } from "@connectrpc/connect";
 
 /** The server's version, reported by GetInstanceProfile. */
 export const VERSION = "0.1.0";
@@ -68,7 +68,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const closers: Array<() => Promise<void>> = [() => database.close()];
   try {
     const blobs = overrides.blobs ?? (await openBlobStore(config));
-    closers.unshift(async () => blobs.close?.());
+    closers.unshift(() => blobs.close());
 
     const settings = createSystemSettingRepository(database.db);
     const users = createUserRepository(database.db);
@@ -97,21 +97,21 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
     const health = createHealthRoute(() => database.ping());
     const cors = createCors(config.instanceUrl);
-    const connect = connectNodeAdapter({
+    const connect = createConnectHandler({
       routes: createRoutes(services),
       interceptors,
       readMaxBytes: config.maxBodyBytes,
-      jsonOptions: { ignoreUnknownFields: true },
       contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
-      fallback: (req, res) => answerNotFound(req, res),
+      logger,
     });
     const handler: NodeHandler = (req, res) => {
       if (cors(req, res)) return;
+      if (connect(req, res)) return;
       if (req.url === "/healthz") {
         void health(req, res).then((done) => done || answerNotFound(req, res));
         return;
       }
-      connect(req, res);
+      answerNotFound(req, res);
     };
 
     const listener: Listener = await listen(handler, config.port, config.addr);
