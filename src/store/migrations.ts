@@ -130,6 +130,45 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  // Auth state of our own (beyond the reference, which keeps it in user_setting JSON): refresh
+  // tokens as rows (rotation with reuse detection), personal access tokens by SHA-256 hash, and
+  // the sign-in throttle shared by every replica.
+  "0002_auth_tokens_and_sign_in_throttle": {
+    async up(db: Kysely<unknown>) {
+      await runStatements(db, `
+        CREATE TABLE refresh_token (
+          id UUID PRIMARY KEY,
+          family_id UUID NOT NULL,
+          user_id INTEGER NOT NULL,
+          created_ts BIGINT NOT NULL DEFAULT ${EPOCH},
+          expires_ts BIGINT NOT NULL,
+          revoked_ts BIGINT DEFAULT NULL,
+          rotated_to UUID DEFAULT NULL,
+          user_agent TEXT NOT NULL DEFAULT '',
+          ip TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX idx_refresh_token_family_id ON refresh_token (family_id);
+        CREATE INDEX idx_refresh_token_user_id ON refresh_token (user_id);
+        CREATE TABLE personal_access_token (
+          id UUID PRIMARY KEY,
+          user_id INTEGER NOT NULL,
+          token_hash TEXT NOT NULL,
+          description TEXT NOT NULL DEFAULT '',
+          created_ts BIGINT NOT NULL DEFAULT ${EPOCH},
+          expires_ts BIGINT DEFAULT NULL,
+          last_used_ts BIGINT DEFAULT NULL
+        );
+        CREATE UNIQUE INDEX idx_personal_access_token_hash ON personal_access_token (token_hash);
+        CREATE INDEX idx_personal_access_token_user_id ON personal_access_token (user_id);
+        CREATE TABLE sign_in_throttle (
+          key TEXT COLLATE "C" PRIMARY KEY,
+          failures INTEGER NOT NULL,
+          window_start_ts BIGINT NOT NULL,
+          locked_until_ts BIGINT DEFAULT NULL
+        );
+      `);
+    },
+  },
 };
 
 /** Serves the in-code migrations to Kysely's Migrator. */

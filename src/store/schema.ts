@@ -119,6 +119,40 @@ export interface UserIdentityTable {
   updated_ts: Seconds;
 }
 
+/** `refresh_token`: one row per issued refresh token; `id` is the JWT's `tid`. */
+export interface RefreshTokenTable {
+  id: string;
+  /** The sign-in this token descends from; rotation keeps it, reuse revokes all of it. */
+  family_id: string;
+  user_id: number;
+  created_ts: Seconds;
+  expires_ts: number;
+  revoked_ts: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The token this one was rotated into; set means "already used". */
+  rotated_to: ColumnType<string | null, string | null | undefined, string | null>;
+  user_agent: ColumnType<string, string | undefined, string>;
+  ip: ColumnType<string, string | undefined, string>;
+}
+
+/** `personal_access_token`: long-lived API tokens, stored only as a SHA-256 hex hash. */
+export interface PersonalAccessTokenTable {
+  id: string;
+  user_id: number;
+  token_hash: string;
+  description: ColumnType<string, string | undefined, string>;
+  created_ts: Seconds;
+  expires_ts: ColumnType<number | null, number | null | undefined, number | null>;
+  last_used_ts: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
+/** `sign_in_throttle`: failed sign-in counters per `user:<name>` or `ip:<address>` key. */
+export interface SignInThrottleTable {
+  key: string;
+  failures: number;
+  window_start_ts: number;
+  locked_until_ts: ColumnType<number | null, number | null | undefined, number | null>;
+}
+
 /** The whole database, as Kysely sees it. Row types never leave `src/store/`. */
 export interface Database {
   system_setting: SystemSettingTable;
@@ -132,4 +166,7 @@ export interface Database {
   inbox: InboxTable;
   idp: IdpTable;
   user_identity: UserIdentityTable;
+  refresh_token: RefreshTokenTable;
+  personal_access_token: PersonalAccessTokenTable;
+  sign_in_throttle: SignInThrottleTable;
 }
