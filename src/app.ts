@@ -27,7 +27,6 @@ import { peerAddressKey } from "./server/request-context.js";
 import { createInstanceService } from "./services/instance-service.js";
 import { openDatabase, pgliteDir, type OpenDatabase } from "./store/database.js";
 import { createSystemSettingRepository } from "./store/system-setting-repository.js";
-import { createUserRepository } from "./store/user-repository.js";
 
 /** The server's version, reported by GetInstanceProfile. */
 export const VERSION = "0.1.0";
@@ -71,7 +70,6 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     closers.unshift(() => blobs.close());
 
     const settings = createSystemSettingRepository(database.db);
-    const users = createUserRepository(database.db);
     await initAccessMode(settings, config.instanceUrl);
     const readAccessMode = createAccessModeReader(settings);
     const resolver = overrides.identityResolver ?? createIdentityResolver({});
@@ -87,7 +85,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       registration(UserService, {}),
       registration(
         InstanceService,
-        createInstanceService({ users, readAccessMode, version: VERSION, instanceUrl: config.instanceUrl }),
+        createInstanceService({ db: database.db, version: VERSION, instanceUrl: config.instanceUrl }),
       ),
       registration(MemoService, {}),
       registration(AttachmentService, {}),

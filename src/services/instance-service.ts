@@ -5,14 +5,14 @@ import {
   InstanceProfileSchema,
   type InstanceService,
 } from "../../gen/memos/api/v1/instance_service_pb.js";
-import type { AccessModeReader } from "../auth/access-policy.js";
-import type { UserRepository } from "../store/user-repository.js";
+import { parseAccessMode } from "../auth/access-mode-store.js";
+import type { Db } from "../store/database.js";
+import { loadProfileState } from "../store/instance-profile-repository.js";
 import { toUserMessage } from "./user-message.js";
 
 /** What InstanceService needs from the rest of the server. */
 export interface InstanceServiceDeps {
-  readonly users: UserRepository;
-  readonly readAccessMode: AccessModeReader;
+  readonly db: Db;
   readonly version: string;
   readonly instanceUrl: string | undefined;
 }
@@ -21,16 +21,15 @@ export interface InstanceServiceDeps {
 export function createInstanceService(deps: InstanceServiceDeps): Partial<ServiceImpl<typeof InstanceService>> {
   return {
     async getInstanceProfile() {
-      const [admin, accessMode] = await Promise.all([deps.users.findFirstAdmin(), deps.readAccessMode()]);
+      const { admin, accessSetting, hasUsers } = await loadProfileState(deps.db);
       return create(InstanceProfileSchema, {
         version: deps.version,
         demo: false,
         instanceUrl: deps.instanceUrl ?? "",
         admin: admin === undefined ? undefined : toUserMessage(admin, undefined),
         commit: "",
-        // The first account to sign up becomes the admin, so no admin means no users yet.
-        needsSetup: admin === undefined && (await deps.users.count()) === 0,
-        accessMode: accessMode === "PUBLIC" ? InstanceAccessMode.PUBLIC : InstanceAccessMode.PRIVATE,
+        needsSetup: !hasUsers,
+        accessMode: parseAccessMode(accessSetting) === "PUBLIC" ? InstanceAccessMode.PUBLIC : InstanceAccessMode.PRIVATE,
       });
     },
   };
