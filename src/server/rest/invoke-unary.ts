@@ -1,0 +1,122 @@
+import { create, type DescMethod, type DescMethodUnary, type DescService, type Message } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createHandlerContext,
+  createServiceImplSpec,
+  type ContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import type { ServiceRegistration } from "../connect-routes.js";
+
+/** The request-side facts of one call, taken from the HTTP request. */
+export interface CallInit {
+  /** HTTP method of the request (`GET`, `PATCH`, ...). */
+  readonly requestMethod: string;
+  readonly url: string;
+  /** Request headers, as given to services in `ctx.requestHeader` (Cookie included). */
+  readonly requestHeader: [string, string][];
+  readonly contextValues: ContextValues;
+  /** Aborts when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+/** The outcome of a call: response headers are kept on both paths (Set-Cookie on errors too). */
+export type CallResult =
+  | { readonly ok: true; readonly message: Message; readonly header: Headers }
+  | { readonly ok: false; readonly error: ConnectError; readonly header: Headers };
+
+/** Calls one unary method of a registered service. */
+export type UnaryInvoker = (input: Message, init: CallInit) => Promise<CallResult>;
+
+/**
+ * Builds invokers for every unary method of `services` that call the implementation directly
+ * through `interceptors` (outermost first), the same chain and the same implementation objects
+ * the Connect router uses, so REST and Connect share one auth gate, one log line per call and
+ * one recovery path. This mirrors connect-es `invokeUnaryImplementation`: a HandlerContext per
+ * call, interceptors composed around a function that runs the implementation with the context
+ * merged from the (possibly interceptor-modified) request, the output normalized with `create`.
+ * Unimplemented methods answer `unimplemented`, as `createServiceImplSpec` makes them.
+ */
+export function createUnaryInvokers(
+  services: readonly ServiceRegistration[],
+  interceptors: readonly Interceptor[],
+): Map<DescMethod, UnaryInvoker> {
+  const invokers = new Map<DescMethod, UnaryInvoker>();
+  for (const { service, impl } of services) {
+    const spec = createServiceImplSpec(service, impl as never);
+    for (const method of service.methods) {
+      const m = spec.methods[method.localName];
+      if (m === undefined || m.kind !== "unary") continue;
+      invokers.set(method, createInvoker(service, method as DescMethodUnary, m.impl as UnaryImplFn, interceptors));
+    }
+  }
+  return invokers;
+}
+
+type UnaryImplFn = (input: Message, ctx: HandlerContext) => Promise<unknown> | unknown;
+type AnyFn = Parameters<Interceptor>[0];
+
+function createInvoker(
+  service: DescService,
+  method: DescMethodUnary,
+  impl: UnaryImplFn,
+  interceptors: readonly Interceptor[],
+): UnaryInvoker {
+  return async (input, init) => {
+    const ctx = createHandlerContext({
+      service,
+      method,
+      protocolName: "rest",
+      requestMethod: init.requestMethod,
+      url: init.url,
+      requestHeader: init.requestHeader,
+      contextValues: init.contextValues,
+      requestSignal: init.signal,
+    });
+    const innermost: AnyFn = async (req) => {
+      const output = await impl(req.message as Message, {
+        ...ctx,
+        service: req.service,
+        requestHeader: req.header,
+        signal: req.signal,
+        values: req.contextValues,
+      });
+      const res: UnaryResponse = {
+        stream: false,
+        service,
+        method,
+        header: ctx.responseHeader,
+        trailer: ctx.responseTrailer,
+        message: create(method.output, output as never),
+      };
+      return res;
+    };
+    let next = innermost;
+    for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next);
+    const req: UnaryRequest = {
+      stream: false,
+      service,
+      method,
+      requestMethod: init.requestMethod,
+      url: init.url,
+      signal: ctx.signal,
+      header: ctx.requestHeader,
+      contextValues: ctx.values,
+      message: input,
+    };
+    try {
+      const res = await next(req);
+      return { ok: true, message: res.message as Message, header: res.header };
+    } catch (err) {
+      // Below the recovery interceptor everything is a ConnectError; guard anyway so no cause leaks.
+      const error = err instanceof ConnectError ? err : new ConnectError("internal server error", Code.Internal);
+      return { ok: false, error, header: ctx.responseHeader };
+    } finally {
+      ctx.abort();
+    }
+  };
+}
