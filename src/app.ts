@@ -18,6 +18,7 @@ import { createConnectHandler } from "./server/connect-adapter.js";
 import { createRoutes, registration, type ServiceRegistration } from "./server/connect-routes.js";
 import { createCors } from "./server/cors.js";
 import { answerNotFound, createHealthRoute, type NodeHandler } from "./server/http-handler.js";
+import { createRestHandler } from "./server/rest/rest-handler.js";
 import { createAuthInterceptor } from "./server/interceptors/auth.js";
 import { createLoggingInterceptor } from "./server/interceptors/logging.js";
 import { createMetadataInterceptor } from "./server/interceptors/metadata.js";
@@ -102,6 +103,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
       logger,
     });
+    const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes, openApi: { version: VERSION }, logger });
     const handler: NodeHandler = (req, res) => {
       if (cors(req, res)) return;
       if (connect(req, res)) return;
@@ -109,7 +111,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         void health(req, res).then((done) => done || answerNotFound(req, res));
         return;
       }
-      answerNotFound(req, res);
+      void rest(req, res).then((done) => done || answerNotFound(req, res));
     };
 
     const listener: Listener = await listen(handler, config.port, config.addr);

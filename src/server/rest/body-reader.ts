@@ -1,22 +1,24 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NodeRequest } from "../http-handler.js";
 
-/** Thrown when a request body is larger than the configured cap; answered 413. */
-export class BodyTooLargeError extends ConnectError {
-  constructor(readonly limit: number) {
-    super(`request body larger than ${limit} bytes`, Code.ResourceExhausted);
-  }
+/**
+ * The error for a body larger than the cap: `resource_exhausted`, answered 413. (A subclass of
+ * ConnectError cannot be told apart with `instanceof`: ConnectError's `Symbol.hasInstance`
+ * accepts any ConnectError. Callers check the code; reading fails with no other.)
+ */
+function tooLarge(limit: number): ConnectError {
+  return new ConnectError(`request body larger than ${limit} bytes`, Code.ResourceExhausted);
 }
 
 /**
  * Reads a request body of at most `limit` bytes. A `Content-Length` above the cap fails at once,
  * without reading; otherwise bytes are counted as they arrive and reading stops (the stream is
  * paused, nothing more is buffered) as soon as the count passes the cap. A client that goes
- * away mid-body gives `canceled`.
+ * away mid-body gives `canceled`; a body over the cap `resource_exhausted`.
  */
 export function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(new BodyTooLargeError(limit));
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
   if (declared === "0") return Promise.resolve(Buffer.alloc(0));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -32,7 +34,7 @@ export function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
       if (size > limit) {
         cleanup();
         req.pause();
-        reject(new BodyTooLargeError(limit));
+        reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);

@@ -4,7 +4,7 @@ import type { Logger } from "../../logger.js";
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse, RouteHandler } from "../http-handler.js";
 import { peerAddressKey } from "../request-context.js";
-import { BodyTooLargeError, readBody } from "./body-reader.js";
+import { readBody } from "./body-reader.js";
 import { createUnaryInvokers, type CallInit } from "./invoke-unary.js";
 import { createOpenApiDocument, type OpenApiOptions } from "./openapi.js";
 import { buildRequest } from "./request-builder.js";
@@ -120,15 +120,11 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       const route = match.route;
       let params: Iterable<[string, string]> = q === -1 ? [] : new URLSearchParams(url.slice(q + 1));
       let body: JsonValue | undefined;
+      let bytes: Buffer | undefined;
       try {
-        if (form) {
-          const text = (await readBody(req, maxBodyBytes)).toString("utf8");
-          params = [...new URLSearchParams(text), ...params];
-        } else if (route.body !== "") {
-          body = parseJsonBody(await readBody(req, maxBodyBytes));
-        }
+        if (form || route.body !== "") bytes = await readBody(req, maxBodyBytes);
       } catch (err) {
-        if (err instanceof BodyTooLargeError) {
+        if (err instanceof ConnectError && err.code === Code.ResourceExhausted) {
           // Stop the client from sending the rest: close the HTTP/1.1 connection after answering.
           if (req.httpVersionMajor === 1) res.setHeader("Connection", "close");
           reject(req, res, path, err, 413);
@@ -139,6 +135,8 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
 
       let input: Message;
       try {
+        if (form) params = [...new URLSearchParams(bytes!.toString("utf8")), ...params];
+        else if (bytes !== undefined) body = parseJsonBody(bytes);
         input = buildRequest({ match, params, body });
       } catch (err) {
         if (err instanceof ConnectError) {
