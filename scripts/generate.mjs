@@ -28,3 +28,4 @@ const buf = join(root, "node_modules", ".bin", "buf");
 const run = (...args) => execFileSync(buf, args, { cwd: root, stdio: "inherit" });
 run("lint");
 if (!process.argv.includes("--lint-only")) run("generate");
+if (!process.argv.includes("--lint-only")) await import("./proto-comments.mjs"); // proto comments for the OpenAPI document
