@@ -11,7 +11,6 @@ import { createAccessModeReader, initAccessMode } from "./auth/access-mode-store
 import { createIdentityResolver, type IdentityResolver } from "./auth/identity.js";
 import type { BlobStore } from "./blob/blob-store.js";
 import { createLocalBlobStore } from "./blob/local-blob-store.js";
-import { createS3BlobStore } from "./blob/s3-blob-store.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
 import { createConnectHandler } from "./server/connect-adapter.js";
@@ -139,6 +138,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 async function openBlobStore(config: Config): Promise<BlobStore> {
   if (config.storage === "s3" && config.s3 !== undefined) {
     const s3 = config.s3;
+    // Loaded on demand: the S3 client is only needed when S3 is configured.
+    const { createS3BlobStore } = await import("./blob/s3-blob-store.js");
     return createS3BlobStore({
       endPoint: s3.endpoint,
       ...(s3.port === undefined ? {} : { port: s3.port }),

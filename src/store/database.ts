@@ -1,9 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { Kysely, Migrator, PostgresDialect } from "kysely";
-import { PGliteDialect } from "kysely-pglite-dialect";
-import pg from "pg";
+import type pg from "pg";
 import { migrationProvider } from "./migrations.js";
 import type { Database } from "./schema.js";
 
@@ -26,25 +24,31 @@ export interface OpenDatabase {
 
 /** BIGINT columns hold Unix seconds and sizes, well inside the safe-integer range. */
 const INT8_OID = 20;
-const pgTypes = {
-  getTypeParser(oid: number, format?: "text" | "binary") {
-    if (oid === INT8_OID) return (value: string) => Number(value);
-    return pg.types.getTypeParser(oid, format);
-  },
-};
 
-/** Opens the database, runs pending migrations and returns it. Throws if a migration fails. */
+/**
+ * Opens the database, runs pending migrations and returns it. Throws if a migration fails.
+ * Each driver's packages are loaded only when that driver is used, so a Postgres deployment
+ * never loads PGlite's WebAssembly build and vice versa.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
   let db: Db;
   if (options.driver === "pglite") {
+    const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
     if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
     const client = new PGlite({ dataDir: options.dataDir, loadDataDir: options.loadDataDir });
     db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   } else {
-    const pool = new pg.Pool({
+    const { default: pgModule } = await import("pg");
+    const types = {
+      getTypeParser(oid: number, format?: "text" | "binary") {
+        if (oid === INT8_OID) return (value: string) => Number(value);
+        return pgModule.types.getTypeParser(oid, format);
+      },
+    } as pg.CustomTypesConfig;
+    const pool = new pgModule.Pool({
       connectionString: options.dsn,
       max: options.maxConnections ?? 10,
-      types: pgTypes,
+      types,
       connectionTimeoutMillis: 5_000,
     });
     // An idle client that loses its server emits "error" on the pool; without a listener that
