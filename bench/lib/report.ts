@@ -1,0 +1,20 @@
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Prints rows as an aligned text table. */
+export function printTable(header: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): void {
+  const cells = [header, ...rows].map((r) => r.map((c) => (typeof c === "number" ? format(c) : c)));
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  for (const [n, r] of cells.entries()) {
+    console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));
+    if (n === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  }
+}
+
+function format(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 0);
+}

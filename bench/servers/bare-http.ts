@@ -1,0 +1,16 @@
+// Baseline: a bare node:http handler that returns a JSON body like GetInstanceProfile's.
+import http from "node:http";
+
+const body = JSON.stringify({ version: "0.1.0", needsSetup: true, accessMode: "INSTANCE_ACCESS_MODE_PRIVATE" });
+http
+  .createServer((req, res) => {
+    if (req.url === "/healthz") return void res.end("ok");
+    let n = 0;
+    req.on("data", (c: Buffer) => (n += c.length));
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  })
+  .listen(Number(process.env.MEMOS_PORT), "127.0.0.1");
+process.on("SIGTERM", () => process.exit(0));
