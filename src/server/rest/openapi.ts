@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import { getOption, hasOption, ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { FieldBehavior, field_behavior } from "../../../gen/google/api/field_behavior_pb.js";
 import { methodAccess } from "../../auth/access-policy.js";
 import type { TemplateSegment } from "./path-template.js";
+import { PROTO_COMMENTS } from "./proto-comments.js";
 import type { RestRoute } from "./route-table.js";
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses it) or an OpenAPI object, as plain JSON. */
@@ -17,24 +17,12 @@ export interface OpenApiOptions {
   /**
    * Proto comments by full name (`memos.api.v1.Memo`, `memos.api.v1.Memo.content`,
    * `memos.api.v1.MemoService.GetMemo`, `memos.api.v1.Visibility.PUBLIC`), used as descriptions.
-   * Default: {@link loadProtoComments}.
+   * Default: the comments of our protos, extracted by `scripts/proto-comments.mjs` (run by
+   * `npm run generate`), since the generated descriptors carry no source info.
    */
   readonly comments?: Readonly<Record<string, string>>;
   /** Path at which the document itself is served, listed as an operation. */
   readonly documentPath?: string;
-}
-
-/**
- * Reads `proto-comments.json` beside this module, written by `scripts/proto-comments.mjs` (run by
- * `npm run generate`): the generated descriptors carry no source info, so comments cannot be
- * read at run time. A missing file gives no descriptions rather than an error.
- */
-export function loadProtoComments(): Record<string, string> {
-  try {
-    return JSON.parse(readFileSync(new URL("./proto-comments.json", import.meta.url), "utf8")) as Record<string, string>;
-  } catch {
-    return {};
-  }
 }
 
 const STATUS_SCHEMA = "memos.api.v1.Status";
@@ -50,7 +38,7 @@ const STATUS_SCHEMA = "memos.api.v1.Status";
  * `optional` fields never required). Proto comments become descriptions.
  */
 export function createOpenApiDocument(routes: readonly RestRoute[], options: OpenApiOptions): Json {
-  const comments = options.comments ?? loadProtoComments();
+  const comments = options.comments ?? PROTO_COMMENTS;
   const schemas = new Map<string, Json>();
   const describe = (key: string): { description?: string } => {
     const c = comments[key];
