@@ -24,6 +24,7 @@ import { createMetadataInterceptor } from "./server/interceptors/metadata.js";
 import { createRecoveryInterceptor } from "./server/interceptors/recovery.js";
 import { listen, type Listener } from "./server/listener.js";
 import { peerAddressKey } from "./server/request-context.js";
+import { createAccountServices } from "./services/account.js";
 import { createInstanceService } from "./services/instance-service.js";
 import { openDatabase, pgliteDir, type OpenDatabase } from "./store/database.js";
 import { createSystemSettingRepository } from "./store/system-setting-repository.js";
@@ -72,7 +73,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const settings = createSystemSettingRepository(database.db);
     await initAccessMode(settings, config.instanceUrl);
     const readAccessMode = createAccessModeReader(settings);
-    const resolver = overrides.identityResolver ?? createIdentityResolver({});
+    const accounts = await createAccountServices({ db: database.db, systemSettings: settings, readAccessMode, logger });
+    const resolver = overrides.identityResolver ?? createIdentityResolver(accounts.verifiers);
 
     const interceptors: Interceptor[] = [
       createMetadataInterceptor(),
@@ -81,11 +83,16 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       createAuthInterceptor({ resolver, readAccessMode }),
     ];
     const services: ServiceRegistration[] = [
-      registration(AuthService, {}),
-      registration(UserService, {}),
+      registration(AuthService, accounts.authService),
+      registration(UserService, accounts.userService),
       registration(
         InstanceService,
-        createInstanceService({ db: database.db, version: VERSION, instanceUrl: config.instanceUrl }),
+        createInstanceService({
+          db: database.db,
+          version: VERSION,
+          instanceUrl: config.instanceUrl,
+          settings: accounts.instanceSettings,
+        }),
       ),
       registration(MemoService, {}),
       registration(AttachmentService, {}),

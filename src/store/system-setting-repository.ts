@@ -6,6 +6,8 @@ export interface SystemSettingRepository {
   /** Inserts `value` unless a row exists; returns the value now stored. */
   insertIfAbsent(name: string, value: string): Promise<string>;
   upsert(name: string, value: string): Promise<void>;
+  /** Compare-and-set: replaces the value only while it still equals `expected`; answers whether it did. */
+  replaceIf(name: string, expected: string, value: string): Promise<boolean>;
 }
 
 export function createSystemSettingRepository(db: Db): SystemSettingRepository {
@@ -29,6 +31,15 @@ export function createSystemSettingRepository(db: Db): SystemSettingRepository {
         .values({ name, value })
         .onConflict((oc) => oc.column("name").doUpdateSet({ value }))
         .execute();
+    },
+    async replaceIf(name, expected, value) {
+      const res = await db
+        .updateTable("system_setting")
+        .set({ value })
+        .where("name", "=", name)
+        .where("value", "=", expected)
+        .executeTakeFirst();
+      return res.numUpdatedRows > 0n;
     },
   };
 }

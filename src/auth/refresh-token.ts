@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import type { RefreshTokenRepository } from "../store/refresh-token-repository.js";
+import { signJwt, verifyJwt } from "./jwt.js";
+
+/** Audience of refresh tokens (spec §3.4). */
+export const REFRESH_TOKEN_AUDIENCE = "user.refresh-token";
+/** Refresh tokens live 30 days. */
+export const REFRESH_TOKEN_LIFETIME_SECONDS = 30 * 24 * 60 * 60;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Who a refresh token is issued to, recorded with the row for the user's session list. */
+export interface ClientInfo {
+  readonly userAgent: string;
+  readonly ip: string;
+}
+
+/** A refresh token ready to go into the cookie. */
+export interface IssuedRefreshToken {
+  readonly token: string;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+}
+
+/** Why a refresh token was refused. */
+export type RefreshFailure = "malformed" | "unknown" | "revoked" | "expired" | "reused";
+
+/**
+ * Refresh-token sessions. Each sign-in starts a family; every refresh spends the presented token
+ * and issues its successor in the same family. Presenting a spent token again means it was
+ * copied: the whole family is revoked, so both the thief and the victim must sign in again.
+ */
+export interface RefreshSessions {
+  /** Starts a new family for `userId` (sign-in). */
+  start(userId: number, client: ClientInfo): Promise<IssuedRefreshToken>;
+  /** Spends `token` and issues its successor, or says why it cannot. */
+  rotate(token: string, client: ClientInfo): Promise<{ ok: true; userId: number; next: IssuedRefreshToken } | { ok: false; reason: RefreshFailure }>;
+  /** Revokes the family of `token` if it is a valid refresh token of `userId` (sign-out). */
+  revoke(token: string, userId: number): Promise<boolean>;
+}
+
+export function createRefreshSessions(deps: {
+  key: Uint8Array;
+  tokens: RefreshTokenRepository;
+  clock?: () => number;
+}): RefreshSessions {
+  const clock = deps.clock ?? Date.now;
+  const nowSeconds = () => Math.floor(clock() / 1000);
+  const sign = (userId: number, tid: string, issuedAt: number) =>
+    signJwt(
+      deps.key,
+      { type: "refresh", tid },
+      { subject: String(userId), audience: REFRESH_TOKEN_AUDIENCE, issuedAt, lifetimeSeconds: REFRESH_TOKEN_LIFETIME_SECONDS },
+    );
+  const parse = async (token: string) => {
+    const claims = await verifyJwt(deps.key, token, { audience: REFRESH_TOKEN_AUDIENCE, type: "refresh", now: nowSeconds() });
+    if (claims === undefined || typeof claims.tid !== "string" || !UUID.test(claims.tid)) return undefined;
+    return { userId: claims.userId, tid: claims.tid };
+  };
+  return {
+    async start(userId, client) {
+      const id = randomUUID();
+      const issuedAt = nowSeconds();
+      const issued = await sign(userId, id, issuedAt);
+      await deps.tokens.insert({ id, familyId: id, userId, expiresTs: issued.expiresAt, userAgent: client.userAgent, ip: client.ip });
+      return issued;
+    },
+    async rotate(token, client) {
+      const parsed = await parse(token);
+      if (parsed === undefined) return { ok: false, reason: "malformed" };
+      const nextId = randomUUID();
+      const issuedAt = nowSeconds();
+      const next = await sign(parsed.userId, nextId, issuedAt);
+      const outcome = await deps.tokens.rotate(parsed.tid, parsed.userId, issuedAt, {
+        id: nextId,
+        expiresTs: next.expiresAt,
+        userAgent: client.userAgent,
+        ip: client.ip,
+      });
+      if (outcome.kind === "rotated") return { ok: true, userId: parsed.userId, next };
+      return { ok: false, reason: outcome.kind === "reused" ? "reused" : outcome.reason };
+    },
+    async revoke(token, userId) {
+      const parsed = await parse(token);
+      if (parsed === undefined || parsed.userId !== userId) return false;
+      return (await deps.tokens.revokeFamilyOf(parsed.tid, userId, nowSeconds())) > 0;
+    },
+  };
+}
