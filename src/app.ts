@@ -122,7 +122,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
     const listener: Listener = await listen(handler, config.port, config.addr);
     closers.unshift(() => listener.close(config.shutdownTimeoutMs));
-    logger.info({ port: listener.port, driver: database.driver, blobs: blobs.kind }, "listening");
+    logger.info({ port: listener.port, driver: database.driver, blobs: blobs.kind, startupMs: Math.round(process.uptime() * 1000) }, "listening");
 
     return {
       port: listener.port,
