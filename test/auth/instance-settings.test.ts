@@ -28,9 +28,10 @@ afterAll(async () => {
 const anon = () => clients(t.baseUrl);
 const asAdmin = () => clients(t.baseUrl, { token: admin.accessToken });
 const asRegular = () => clients(t.baseUrl, { token: regular.accessToken });
-const valueOf = <C extends InstanceSetting["value"]["case"]>(s: InstanceSetting, c: C) => {
+type SettingValue = Exclude<InstanceSetting["value"], { case: undefined }>;
+const valueOf = <C extends SettingValue["case"]>(s: InstanceSetting, c: C): Extract<SettingValue, { case: C }>["value"] => {
   expect(s.value.case).toBe(c);
-  return (s.value as Extract<InstanceSetting["value"], { case: C }>).value;
+  return (s.value as Extract<SettingValue, { case: C }>).value;
 };
 
 test("defaults when nothing is stored (as the web app's first load asks for them)", async () => {

@@ -130,7 +130,7 @@ describe("access tokens", () => {
         .setExpirationTime(opts.exp ?? now + 900)
         .sign(opts.key ?? secret);
     const valid = await sign({});
-    const [h, p, s] = valid.split(".");
+    const [h, , s] = valid.split(".");
     const tampered = Buffer.from(JSON.stringify({ ...decode(valid, 1), sub: String(userId + 1000) })).toString("base64url");
     return [
       ["alg none", new UnsecuredJWT({ ...claims, sub: String(userId) }).setIssuer("memos").setAudience("user.access-token").setExpirationTime("15m").encode()],
