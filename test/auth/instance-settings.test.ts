@@ -28,11 +28,11 @@ afterAll(async () => {
 const anon = () => clients(t.baseUrl);
 const asAdmin = () => clients(t.baseUrl, { token: admin.accessToken });
 const asRegular = () => clients(t.baseUrl, { token: regular.accessToken });
-type SettingValue = Exclude<InstanceSetting["value"], { case: undefined }>;
-const valueOf = <C extends SettingValue["case"]>(s: InstanceSetting, c: C): Extract<SettingValue, { case: C }>["value"] => {
+type ValueByCase = { [V in Exclude<InstanceSetting["value"], { case: undefined }> as V["case"]]: V["value"] };
+function valueOf<C extends keyof ValueByCase>(s: InstanceSetting, c: C): ValueByCase[C] {
   expect(s.value.case).toBe(c);
-  return (s.value as Extract<SettingValue, { case: C }>).value;
-};
+  return s.value.value as ValueByCase[C];
+}
 
 test("defaults when nothing is stored (as the web app's first load asks for them)", async () => {
   const res = await anon().instance.batchGetInstanceSettings({ names: ["instance/settings/GENERAL", "instance/settings/MEMO_RELATED"] });
