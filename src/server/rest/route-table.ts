@@ -137,6 +137,13 @@ export function resolveFieldPath(message: DescMessage, path: readonly string[]):
 
 interface TrieNode {
   readonly literals: Map<string, TrieNode>;
+  /**
+   * The literal children again as parallel arrays, filled once the table is built: matching
+   * compares the segment in place by length and char codes, which is faster than hashing a
+   * substring for the handful of children a node has.
+   */
+  keys: string[];
+  children: TrieNode[];
   wildcard: TrieNode | undefined;
   /** Routes whose template ends at this node, keyed by verb (`""` for none). */
   readonly ends: Map<string, RestRoute>;
@@ -145,7 +152,7 @@ interface TrieNode {
 }
 
 function newNode(): TrieNode {
-  return { literals: new Map(), wildcard: undefined, ends: new Map(), deep: new Map() };
+  return { literals: new Map(), keys: [], children: [], wildcard: undefined, ends: new Map(), deep: new Map() };
 }
 
 /** Result of looking a request up in the table. */
@@ -173,7 +180,8 @@ export interface RouteTable {
  * dead-ends). So literal segments win over wildcards, segment by segment from the left. A path
  * whose last segment has a `:suffix` is tried first as a custom verb (`users/x:getStats`), then
  * as a plain segment (`instance/settings/notification:testEmail` still fills a `*`). Cost per
- * match is proportional to the number of segments, not the number of routes.
+ * match is proportional to the number of segments, not the number of routes; paths without
+ * percent-escapes are walked in place by index (see bench/rest-matcher.ts).
  * Two bindings with the same method, shape and verb are a definition error.
  */
 export function createRouteTable(routes: readonly RestRoute[]): RouteTable {
@@ -213,18 +221,34 @@ export function createRouteTable(routes: readonly RestRoute[]): RouteTable {
     target.set(verb, route);
   }
 
+  const finish = (node: TrieNode): void => {
+    node.keys = [...node.literals.keys()];
+    node.children = [...node.literals.values()];
+    for (const child of node.literals.values()) finish(child);
+    if (node.wildcard !== undefined) finish(node.wildcard);
+  };
+  for (const root of roots.values()) finish(root);
+
   const matchIn = (root: TrieNode | undefined, path: string): RouteMatch | undefined | null => {
     if (root === undefined) return undefined;
-    const split = splitRequestPath(path);
-    if (split === undefined) return null;
-    const { segments, verb } = split;
-    if (verb !== undefined) {
-      const route = walk(root, segments, 0, verb);
-      if (route !== undefined) return { route, values: extract(route, segments) };
-      segments[segments.length - 1] = split.last;
+    if (path.charCodeAt(0) !== SLASH) return null;
+    // One pass for the last '/', the last ':' and any '%' (cheaper than three string searches).
+    let lastSlash = 0;
+    let colon = -1;
+    for (let i = 1; i < path.length; i++) {
+      const c = path.charCodeAt(i);
+      if (c === SLASH) lastSlash = i;
+      else if (c === COLON) colon = i;
+      else if (c === PERCENT) return matchDecoded(root, path);
     }
-    const route = walk(root, segments, 0, "");
-    return route === undefined ? undefined : { route, values: extract(route, segments) };
+    // Fast path, no escapes: walk the raw string by index, allocating only the looked-up keys.
+    if (colon > lastSlash + 1) {
+      const verb = path.slice(colon + 1);
+      const route = walkRaw(root, path, 1, colon, verb);
+      if (route !== undefined) return { route, values: extractRaw(route, path, colon) };
+    }
+    const route = walkRaw(root, path, 1, path.length, "");
+    return route === undefined ? undefined : { route, values: extractRaw(route, path, path.length) };
   };
 
   return {
@@ -243,6 +267,74 @@ export function createRouteTable(routes: readonly RestRoute[]): RouteTable {
       return allowed.length > 0 ? { kind: "method-not-allowed", allowed: allowed.sort() } : { kind: "not-found" };
     },
   };
+}
+
+const SLASH = 47;
+const COLON = 58;
+const PERCENT = 37;
+
+/**
+ * Walks the trie over `path[start, end)`, one `/`-separated segment at a time, by index; `verb`
+ * is the custom verb split off the last segment (`""` for none). Literal children first, then
+ * `*` (never an empty segment), then a trailing `**`.
+ */
+function walkRaw(node: TrieNode, path: string, start: number, end: number, verb: string): RestRoute | undefined {
+  if (start > end) return node.ends.get(verb) ?? node.deep.get(verb);
+  let segEnd = path.indexOf("/", start);
+  if (segEnd === -1 || segEnd > end) segEnd = end;
+  const keys = node.keys;
+  for (let k = 0; k < keys.length; k++) {
+    if (segmentIs(path, start, segEnd, keys[k]!)) {
+      const r = walkRaw(node.children[k]!, path, segEnd + 1, end, verb);
+      if (r !== undefined) return r;
+      break;
+    }
+  }
+  if (node.wildcard !== undefined && segEnd > start) {
+    const r = walkRaw(node.wildcard, path, segEnd + 1, end, verb);
+    if (r !== undefined) return r;
+  }
+  return node.deep.size > 0 ? node.deep.get(verb) : undefined;
+}
+
+function segmentIs(path: string, start: number, end: number, key: string): boolean {
+  if (end - start !== key.length) return false;
+  for (let i = 0; i < key.length; i++) if (path.charCodeAt(start + i) !== key.charCodeAt(i)) return false;
+  return true;
+}
+
+const NO_VALUES: readonly string[] = [];
+
+/**
+ * The variables' values of a fast-path match over `path[1, end)`: each variable spans whole
+ * segments, so its value is one substring between segment boundaries.
+ */
+function extractRaw(route: RestRoute, path: string, end: number): readonly string[] {
+  const vars = route.template.variables;
+  if (vars.length === 0) return NO_VALUES;
+  const starts = [1];
+  for (let i = 1; i < end; i++) if (path.charCodeAt(i) === SLASH) starts.push(i + 1);
+  const values = new Array<string>(vars.length);
+  for (let k = 0; k < vars.length; k++) {
+    const v = vars[k]!;
+    const to = v.end < starts.length && route.template.segments[v.end - 1]!.kind !== "deep" ? starts[v.end]! - 1 : end;
+    values[k] = path.substring(starts[v.start]!, to);
+  }
+  return values;
+}
+
+/** Slow path for paths with percent-escapes: split on raw `/`, decode each segment, then walk. */
+function matchDecoded(root: TrieNode, path: string): RouteMatch | undefined | null {
+  const split = splitRequestPath(path);
+  if (split === undefined) return null;
+  const { segments, verb } = split;
+  if (verb !== undefined) {
+    const route = walk(root, segments, 0, verb);
+    if (route !== undefined) return { route, values: extract(route, segments) };
+    segments[segments.length - 1] = split.last;
+  }
+  const route = walk(root, segments, 0, "");
+  return route === undefined ? undefined : { route, values: extract(route, segments) };
 }
 
 function walk(node: TrieNode, segs: readonly string[], i: number, verb: string): RestRoute | undefined {
