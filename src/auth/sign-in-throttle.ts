@@ -21,13 +21,24 @@ export const DEFAULT_ADDRESS_RULE: ThrottleRule = { windowSeconds: 15 * 60, maxF
 
 /** Failed-sign-in throttle. State lives in the database, so every replica enforces the same limits. */
 export interface SignInThrottle {
-  /** `undefined` when a sign-in may be attempted, else the seconds until the lock ends. */
-  check(username: string, address: string): Promise<number | undefined>;
+  /** Whether a sign-in may be attempted now (one read of both counters). */
+  check(username: string, address: string): Promise<ThrottleVerdict>;
   /** Counts a failure for both keys and waits the slow-down delay before returning. */
   failure(username: string, address: string): Promise<void>;
-  /** A successful sign-in clears the username's counter (not the address's: one valid account
-   * must not let an address reset its count between guesses at other accounts). */
-  success(username: string): Promise<void>;
+  /**
+   * A successful sign-in clears the username's counter (not the address's: one valid account
+   * must not let an address reset its count between guesses at other accounts). Given the
+   * verdict of the same attempt, it skips the write when there was no counter to clear.
+   */
+  success(username: string, verdict?: ThrottleVerdict): Promise<void>;
+}
+
+/** The outcome of {@link SignInThrottle.check}. */
+export interface ThrottleVerdict {
+  /** Seconds until the lock ends, when a lock holds; `undefined` when sign-in may go ahead. */
+  readonly retryAfterSeconds: number | undefined;
+  /** Whether the username had a failure counter when checked. */
+  readonly usernameCounted: boolean;
 }
 
 const userKey = (username: string) => `user:${username.slice(0, 256)}`;
@@ -47,7 +58,7 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       const states = await repo.get([userKey(username), addressKey(address)]);
       let wait = 0;
       for (const s of states) if (s.lockedUntilTs !== null && s.lockedUntilTs > now) wait = Math.max(wait, s.lockedUntilTs - now);
-      return wait > 0 ? wait : undefined;
+      return { retryAfterSeconds: wait > 0 ? wait : undefined, usernameCounted: states.some((s) => s.key === userKey(username)) };
     },
     async failure(username, address) {
       const now = nowSeconds();
@@ -64,6 +75,8 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
       const delay = Math.max(userDelay, addressDelay);
       if (delay > 0) await sleep(delay);
     },
-    success: (username) => repo.reset(userKey(username)),
+    async success(username, verdict) {
+      if (verdict === undefined || verdict.usernameCounted) await repo.reset(userKey(username));
+    },
   };
 }

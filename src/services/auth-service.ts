@@ -49,12 +49,12 @@ export function createAuthService(deps: AuthServiceDeps): Partial<ServiceImpl<ty
       const { username, password } = req.credentials.value;
       const client = clientInfo(ctx);
 
-      const wait = await deps.throttle.check(username, client.ip);
-      if (wait !== undefined) {
+      const verdict = await deps.throttle.check(username, client.ip);
+      if (verdict.retryAfterSeconds !== undefined) {
         throw new ConnectError(
           "too many failed sign-in attempts, try again later",
           Code.ResourceExhausted,
-          new Headers({ "Retry-After": String(wait) }),
+          new Headers({ "Retry-After": String(verdict.retryAfterSeconds) }),
         );
       }
       const user = await deps.users.findByUsername(username);
@@ -68,7 +68,7 @@ export function createAuthService(deps: AuthServiceDeps): Partial<ServiceImpl<ty
       if (user.row_status === "ARCHIVED") {
         throw new ConnectError(`user has been archived with username ${user.username}`, Code.PermissionDenied);
       }
-      await deps.throttle.success(username);
+      await deps.throttle.success(username, verdict);
 
       try {
         const refresh = await deps.sessions.start(user.id, client);
