@@ -63,6 +63,8 @@ export function createRefreshSessions(deps: {
       const issuedAt = nowSeconds();
       const issued = await sign(userId, id, issuedAt);
       await deps.tokens.insert({ id, familyId: id, userId, expiresTs: issued.expiresAt, userAgent: client.userAgent, ip: client.ip });
+      // Housekeeping at each sign-in keeps the table bounded by the user's live sessions.
+      await deps.tokens.deleteExpired(userId, issuedAt);
       return issued;
     },
     async rotate(token, client) {

@@ -30,6 +30,11 @@ export interface RefreshTokenRepository {
   rotate(oldId: string, userId: number, now: number, next: Omit<NewRefreshToken, "familyId" | "userId">): Promise<RotateOutcome>;
   /** Revokes every live token of the family `id` belongs to (sign-out); answers how many. */
   revokeFamilyOf(id: string, userId: number, now: number): Promise<number>;
+  /**
+   * Deletes the user's expired rows. Spent rows must stay until they expire (they are what
+   * detects reuse), but an expired token fails its JWT check before the table is consulted.
+   */
+  deleteExpired(userId: number, now: number): Promise<void>;
 }
 
 export function createRefreshTokenRepository(db: Db): RefreshTokenRepository {
@@ -97,6 +102,9 @@ export function createRefreshTokenRepository(db: Db): RefreshTokenRepository {
         .where("user_id", "=", userId)
         .executeTakeFirst();
       return row === undefined ? 0 : revokeFamily(row.family_id, now);
+    },
+    async deleteExpired(userId, now) {
+      await db.deleteFrom("refresh_token").where("user_id", "=", userId).where("expires_ts", "<=", now).execute();
     },
   };
 }

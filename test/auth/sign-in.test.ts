@@ -247,6 +247,16 @@ describe("refresh tokens", () => {
     expect(await codeOf(refresh(u.refreshToken))).toBe(Code.Unauthenticated);
   });
 
+  test("sign-in deletes the user's expired refresh-token rows", async () => {
+    const u = await signUpAndIn(t.baseUrl);
+    const db = t.app.database.db;
+    await db.updateTable("refresh_token").set({ expires_ts: Math.floor(Date.now() / 1000) - 1 }).where("user_id", "=", u.userId).execute();
+    await anon().auth.signIn(password(u.username, u.password));
+    const rows = await db.selectFrom("refresh_token").select("expires_ts").where("user_id", "=", u.userId).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.expires_ts).toBeGreaterThan(Date.now() / 1000);
+  });
+
   test("a refresh token signed with another key is refused", async () => {
     const now = Math.floor(Date.now() / 1000);
     const forged = await new SignJWT({ type: "refresh", tid: "00000000-0000-4000-8000-000000000000" })
