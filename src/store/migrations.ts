@@ -169,6 +169,20 @@ const migrations: Record<string, Migration> = {
       `);
     },
   },
+  // ListMemos pages by key (keyset cursors), so every supported order needs an index whose
+  // order matches it: the time column alone or behind `pinned`, with the `id` tie-breaker; the
+  // reference's (created_ts, id) index cannot serve row_status-scoped or pinned-first orders.
+  "0003_memo_list_indexes": {
+    async up(db: Kysely<unknown>) {
+      await runStatements(db, `
+        CREATE INDEX idx_memo_status_created ON memo (row_status, created_ts DESC, id DESC);
+        CREATE INDEX idx_memo_status_updated ON memo (row_status, updated_ts DESC, id DESC);
+        CREATE INDEX idx_memo_status_pinned_created ON memo (row_status, pinned DESC, created_ts DESC, id DESC);
+        CREATE INDEX idx_memo_status_pinned_updated ON memo (row_status, pinned DESC, updated_ts DESC, id DESC);
+        CREATE INDEX idx_memo_creator_status_pinned_created ON memo (creator_id, row_status, pinned DESC, created_ts DESC, id DESC)
+      `);
+    },
+  },
 };
 
 /** Serves the in-code migrations to Kysely's Migrator. */
