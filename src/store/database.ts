@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Kysely, Migrator, PostgresDialect } from "kysely";
+import { Kysely, Migrator, PostgresDialect, type LogConfig } from "kysely";
 import type pg from "pg";
 import { migrationProvider } from "./migrations.js";
 import type { Database } from "./schema.js";
@@ -9,9 +9,13 @@ import type { Database } from "./schema.js";
 export type Db = Kysely<Database>;
 
 /** Where the database lives. */
-export type DatabaseOptions =
+export type DatabaseOptions = (
   | { driver: "pglite"; /** Directory of the embedded database; `undefined` keeps it in memory. */ dataDir?: string; loadDataDir?: Blob | File }
-  | { driver: "postgres"; dsn: string; /** Pool size. Default 10. */ maxConnections?: number };
+  | { driver: "postgres"; dsn: string; /** Pool size. Default 10. */ maxConnections?: number }
+) & {
+  /** Kysely's query log hook (e.g. to count queries in tests); migrations are logged too. Default: none. */
+  log?: LogConfig;
+};
 
 /** An open, migrated database. */
 export interface OpenDatabase {
@@ -36,7 +40,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
     if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
     const client = new PGlite({ dataDir: options.dataDir, loadDataDir: options.loadDataDir });
-    db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
+    db = new Kysely<Database>({ dialect: new PGliteDialect(client), log: options.log });
   } else {
     const { default: pgModule } = await import("pg");
     const types = {
@@ -54,7 +58,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     // An idle client that loses its server emits "error" on the pool; without a listener that
     // would crash the process. The next query reports the failure to its caller instead.
     pool.on("error", () => {});
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: options.log });
   }
   try {
     await migrate(db);
