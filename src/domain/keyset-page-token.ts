@@ -14,6 +14,15 @@ export class PageTokenError extends Error {
 /** What a keyset cursor remembers: the sort-key values of the last row, id (tie-breaker) last. */
 export type CursorValues = ReadonlyArray<string | number | boolean | null>;
 
+/**
+ * The keyset-token key for an instance: HMAC-SHA256 of a fixed label under the instance secret
+ * (the one that signs JWTs). Every replica, before and after a restart, derives the same key, so
+ * a token minted by one is accepted by all; the label keeps it distinct from the JWT key.
+ */
+export function deriveKeysetTokenKey(instanceSecret: string): Uint8Array {
+  return createHmac("sha256", instanceSecret).update("memos-connect/keyset-page-token/v1").digest();
+}
+
 /** Options of `createKeysetTokenCodec`. */
 export interface KeysetTokenOptions {
   /** HMAC-SHA256 key (e.g. derived from the instance secret). At least 16 bytes. */

@@ -1,4 +1,4 @@
-import { sql, type Expression, type SqlBool } from "kysely";
+import { sql, type Expression, type RawBuilder, type SqlBool } from "kysely";
 
 /**
  * A bad `order_by` (spec §6.7 item 6). The service answers `invalid_argument` with `message`
@@ -98,17 +98,31 @@ export function sortValuesOf(
 
 /**
  * The keyset condition "strictly after the row with `values`" for `order.keys`, over the `memo`
- * alias: `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...` with `<` for descending keys. Throws
- * `TypeError` when `values` does not fit the keys (callers get them from a verified token).
+ * alias, written so Postgres can start an index scan at the cursor (page N costs what page 1
+ * costs). Keys are grouped into runs of one direction; a run compares as a row value
+ * (`(pinned, created_ts, id) < ($1, $2, $3)`), which the planner turns into an index bound. A
+ * run followed by more keys (only a mixed order such as `created_ts ASC, id DESC`) becomes
+ * `run >= v AND (run > v OR <rest>)`: the first half is the index bound, the second drops the
+ * few rows that tie with the cursor. Throws `TypeError` when `values` does not fit the keys
+ * (callers get them from a verified token).
  */
 export function keysetAfter(order: MemoOrder, values: SortValues): Expression<SqlBool> {
   if (values.length !== order.keys.length) throw new TypeError("cursor does not match the sort keys");
-  const branches = order.keys.map((key, i) => {
-    const equalities = order.keys.slice(0, i).map((prev, j) => sql<SqlBool>`${sql.ref(`memo.${prev.column}`)} = ${checked(prev, values[j])}`);
-    const step = sql<SqlBool>`${sql.ref(`memo.${key.column}`)} ${sql.raw(key.direction === "desc" ? "<" : ">")} ${checked(key, values[i])}`;
-    return sql<SqlBool>`(${sql.join([...equalities, step], sql` AND `)})`;
-  });
-  return sql<SqlBool>`(${sql.join(branches, sql` OR `)})`;
+  const checkedValues = order.keys.map((key, i) => checked(key, values[i]));
+  const after = (from: number): RawBuilder<SqlBool> => {
+    let to = from + 1;
+    while (to < order.keys.length && order.keys[to]!.direction === order.keys[from]!.direction) to++;
+    const run = order.keys.slice(from, to);
+    const columns = run.map((k) => sql.ref(`memo.${k.column}`));
+    const params = checkedValues.slice(from, to).map((v) => sql`${v}`);
+    const lhs = columns.length === 1 ? columns[0]! : sql`(${sql.join(columns)})`;
+    const rhs = params.length === 1 ? params[0]! : sql`(${sql.join(params)})`;
+    const descending = run[0]!.direction === "desc";
+    const strict = sql<SqlBool>`${lhs} ${sql.raw(descending ? "<" : ">")} ${rhs}`;
+    if (to === order.keys.length) return strict;
+    return sql<SqlBool>`(${lhs} ${sql.raw(descending ? "<=" : ">=")} ${rhs} AND (${strict} OR ${after(to)}))`;
+  };
+  return sql<SqlBool>`(${after(0)})`;
 }
 
 function checked(key: SortKey, value: boolean | number | undefined): boolean | number {
