@@ -45,7 +45,8 @@ const impl: Record<string, Impl> = {
     return {};
   }),
   updateThing: echo("UpdateThing"),
-  archiveThing: echo("ArchiveThing"),
+  // Reads the (lazily created) abort signal: live while the call runs.
+  archiveThing: echo("ArchiveThing", (_r, ctx) => ({ protocol: ctx.signal.aborted ? "aborted" : ctx.protocolName })),
   searchThings: echo("SearchThings"),
   specialThing: echo("SpecialThing"),
   thingSpecial: echo("ThingSpecial"),
@@ -214,7 +215,7 @@ describe("query parameters", () => {
 describe("templates", () => {
   test("additional bindings, custom verbs, ** paths, literal segments and response_body", async () => {
     expect((await call("GET", "/v1/shelves/s1/things/t2")).json).toMatchObject({ method: "GetThing", request: { name: "shelves/s1/things/t2" } });
-    expect((await call("POST", "/v1/things/t3:archive")).json).toMatchObject({ method: "ArchiveThing", request: { name: "things/t3" } });
+    expect((await call("POST", "/v1/things/t3:archive")).json).toMatchObject({ method: "ArchiveThing", protocol: "rest", request: { name: "things/t3" } });
     expect((await call("GET", "/v1/things:search?tags=x")).json).toMatchObject({ method: "SearchThings", request: { tags: ["x"] } });
     expect((await call("GET", "/v1/files/a/b/c.txt")).json).toMatchObject({ method: "GetFile", request: { path: "a/b/c.txt" } });
     // The literal "-" wins over the wildcard in {name=things/*}/special.

@@ -67,6 +67,8 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
   const logger = options.logger;
   const maxBodyBytes = options.maxBodyBytes;
   const prefixBare = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+  /** The abort reason once a call is over (a shared value: creating an error per call costs a stack trace). */
+  const callOver = new ConnectError("the call is over", Code.Canceled);
 
   const reject = (req: NodeRequest, res: NodeResponse, path: string, error: ConnectError, status?: number) => {
     writeError(res, error, status);
@@ -146,18 +148,27 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         throw err;
       }
 
-      const abort = new AbortController();
-      const onClose = () => abort.abort(new ConnectError("client closed the connection", Code.Canceled));
-      res.once("close", onClose);
+      let abort: AbortController | undefined;
+      const onClose = () => abort!.abort(new ConnectError("client closed the connection", Code.Canceled));
       const init: CallInit = {
         requestMethod: httpMethod,
         url: requestUrl(req, url),
         requestHeader: headerPairs(req),
         contextValues: createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
-        signal: abort.signal,
+        signal: () => {
+          if (abort === undefined) {
+            abort = new AbortController();
+            if ((res as { destroyed?: boolean }).destroyed === true) onClose();
+            else res.once("close", onClose);
+          }
+          return abort.signal;
+        },
       };
       const result = await invokers.get(route.method)!(input, init);
-      res.off("close", onClose);
+      if (abort !== undefined) {
+        res.off("close", onClose);
+        if (!abort.signal.aborted) abort.abort(callOver);
+      }
       if (res.writableEnded || res.destroyed) return true;
       copyResponseHeaders(result.header, res);
       if (!result.ok) {
