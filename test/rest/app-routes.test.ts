@@ -1,6 +1,7 @@
 // REST against the real app over real sockets: every binding of every registered service is
 // reached (table-driven from the descriptors, so a new RPC cannot be missed), the shared auth
 // gate answers anonymous callers, CORS covers /api/v1, and the OpenAPI document validates.
+import http2 from "node:http2";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { methodAccess } from "../../src/auth/access-policy.js";
 import { createIdentityResolver } from "../../src/auth/identity.js";
@@ -108,6 +109,31 @@ describe("every binding of every service", () => {
     const json = (await res.json()) as Record<string, unknown>;
     expect(json).toMatchObject({ version: expect.any(String), demo: false, instanceUrl: "", commit: "", accessMode: "INSTANCE_ACCESS_MODE_PRIVATE" });
     expect(json).not.toHaveProperty("admin");
+  });
+
+  test("REST over HTTP/2 (h2c on the same port) answers the same", async () => {
+    const session = http2.connect(t.baseUrl);
+    try {
+      const { status, type, body } = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+        const stream = session.request({ ":method": "GET", ":path": "/api/v1/instance/profile" });
+        let status = 0;
+        let type = "";
+        let body = "";
+        stream.on("response", (h) => {
+          status = Number(h[":status"]);
+          type = String(h["content-type"]);
+        });
+        stream.setEncoding("utf8");
+        stream.on("data", (c: string) => (body += c));
+        stream.on("end", () => resolve({ status, type, body }));
+        stream.on("error", reject);
+      });
+      expect(status).toBe(200);
+      expect(type).toBe("application/json");
+      expect(JSON.parse(body)).toMatchObject({ accessMode: "INSTANCE_ACCESS_MODE_PRIVATE" });
+    } finally {
+      session.close();
+    }
   });
 
   test("form POST fallback: POST /api/v1/instance/profile with an empty form body is served as the GET (spec §1.2)", async () => {
