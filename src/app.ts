@@ -13,9 +13,12 @@ import type { BlobStore } from "./blob/blob-store.js";
 import { createLocalBlobStore } from "./blob/local-blob-store.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
+import { createThumbnailer } from "./media/thumbnail.js";
 import { createConnectHandler } from "./server/connect-adapter.js";
 import { createRoutes, registration, type ServiceRegistration } from "./server/connect-routes.js";
 import { createCors } from "./server/cors.js";
+import { ATTACHMENT_FILE_PREFIX, createFileRoute } from "./server/files/file-server.js";
+import { createFileIdentityResolver } from "./server/files/file-identity.js";
 import { answerNotFound, createHealthRoute, type NodeHandler } from "./server/http-handler.js";
 import { createRestHandler } from "./server/rest/rest-handler.js";
 import { createAuthInterceptor } from "./server/interceptors/auth.js";
@@ -25,9 +28,12 @@ import { createRecoveryInterceptor } from "./server/interceptors/recovery.js";
 import { listen, type Listener } from "./server/listener.js";
 import { peerAddressKey } from "./server/request-context.js";
 import { createAccountServices } from "./services/account.js";
+import { createAttachmentFileAccess } from "./services/attachment-file-access.js";
 import { createInstanceService } from "./services/instance-service.js";
+import { createAttachmentRepository } from "./store/attachment-repository.js";
 import { openDatabase, pgliteDir, type OpenDatabase } from "./store/database.js";
 import { createSystemSettingRepository } from "./store/system-setting-repository.js";
+import { createUserRepository } from "./store/user-repository.js";
 
 /** The server's version, reported by GetInstanceProfile. */
 export const VERSION = "0.1.0";
@@ -110,9 +116,22 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       logger,
     });
     const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes, openApi: { version: VERSION }, logger });
+    const files = createFileRoute({
+      ...createAttachmentFileAccess({ attachments: createAttachmentRepository(database.db), users: createUserRepository(database.db), readAccessMode }),
+      // Bearer only for now: the refresh-cookie check (spec §5.2 step 5) plugs in as `refreshCookie`
+      // once src/auth exports a non-rotating verifier.
+      resolveIdentity: createFileIdentityResolver({ bearer: resolver }),
+      blobs,
+      thumbnails: createThumbnailer({ blobs, logger }),
+      logger,
+    });
     const handler: NodeHandler = (req, res) => {
       if (cors(req, res)) return;
       if (connect(req, res)) return;
+      if (req.url?.startsWith(ATTACHMENT_FILE_PREFIX)) {
+        void files(req, res).then((done) => done || answerNotFound(req, res));
+        return;
+      }
       if (req.url === "/healthz") {
         void health(req, res).then((done) => done || answerNotFound(req, res));
         return;
