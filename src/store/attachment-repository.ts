@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from "kysely";
+import { sql, type Insertable, type Selectable } from "kysely";
 import type { Db } from "./database.js";
 import type { AttachmentTable } from "./schema.js";
 
@@ -43,6 +43,19 @@ export interface AttachmentRepository {
    * parent memo, in one query. `withBlob` also reads the inline bytes (DATABASE storage).
    */
   findByUid(uid: string, options?: { withBlob?: boolean }): Promise<AttachmentWithContext | undefined>;
+  /**
+   * The attachments linked to any of `memoIds`, without inline bytes, in the order a memo shows
+   * them (spec §6.2): `updated_ts` descending, then id descending. One query for a whole page.
+   */
+  listByMemoIds(memoIds: readonly number[]): Promise<AttachmentMetaRow[]>;
+  /** The attachments among `uids` that exist, without inline bytes, in no particular order. */
+  findByUids(uids: readonly string[]): Promise<AttachmentMetaRow[]>;
+  /**
+   * Links the attachments `orderedIds` to `memoId` and gives them `updated_ts` = now, now-1, ...
+   * so the memo lists them in the given order (spec §6.9). Only rows that are unlinked or already
+   * linked to `memoId` change; answers how many did (fewer than asked: another memo took one).
+   */
+  bindToMemo(memoId: number, orderedIds: readonly number[], nowSeconds: number): Promise<number>;
   /** Inserts an attachment; a taken UID raises a unique violation (`isUniqueViolation`). */
   insert(row: NewAttachmentRow): Promise<AttachmentMetaRow>;
   /** Deletes the rows with these ids; answers how many were deleted. */
@@ -135,6 +148,34 @@ export function createAttachmentRepository(db: Db): AttachmentRepository {
       };
     },
 
+    async listByMemoIds(memoIds) {
+      if (memoIds.length === 0) return [];
+      const rows = await db
+        .selectFrom("attachment as a")
+        .select(META_COLUMNS)
+        .where("a.memo_id", "in", [...new Set(memoIds)])
+        .orderBy("a.updated_ts", "desc")
+        .orderBy("a.id", "desc")
+        .execute();
+      return rows.map(metaRow);
+    },
+
+    async findByUids(uids) {
+      if (uids.length === 0) return [];
+      const rows = await db.selectFrom("attachment as a").select(META_COLUMNS).where("a.uid", "in", [...new Set(uids)]).execute();
+      return rows.map(metaRow);
+    },
+
+    async bindToMemo(memoId, orderedIds, nowSeconds) {
+      if (orderedIds.length === 0) return 0;
+      const result = await sql`
+        UPDATE attachment AS a
+        SET memo_id = ${memoId}, updated_ts = ${nowSeconds} - o.ord + 1
+        FROM unnest(${[...orderedIds]}::int[]) WITH ORDINALITY AS o(id, ord)
+        WHERE a.id = o.id AND (a.memo_id IS NULL OR a.memo_id = ${memoId})`.execute(db);
+      return Number(result.numAffectedRows ?? 0n);
+    },
+
     async insert(row) {
       const inserted = await db
         .insertInto("attachment")
@@ -161,4 +202,9 @@ export function createAttachmentRepository(db: Db): AttachmentRepository {
       return row !== undefined;
     },
   };
+}
+
+/** Normalises BIGINT columns (PGlite may answer them as bigint). */
+function metaRow(row: AttachmentMetaRow): AttachmentMetaRow {
+  return { ...row, created_ts: Number(row.created_ts), updated_ts: Number(row.updated_ts), size: Number(row.size) };
 }
