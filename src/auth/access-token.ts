@@ -1,6 +1,6 @@
 import type { UserRepository } from "../store/user-repository.js";
 import type { TokenVerifier } from "./identity.js";
-import { signJwt, verifyJwt } from "./jwt.js";
+import { signJwt, verifyJwt, type JwtKey } from "./jwt.js";
 
 /** Audience of access tokens (spec §3.4). */
 export const ACCESS_TOKEN_AUDIENCE = "user.access-token";
@@ -23,7 +23,7 @@ export interface AccessTokens {
   verify(token: string): Promise<(Record<string, unknown> & { userId: number }) | undefined>;
 }
 
-export function createAccessTokens(key: Uint8Array, clock: () => number = Date.now): AccessTokens {
+export function createAccessTokens(key: JwtKey, clock: () => number = Date.now): AccessTokens {
   const nowSeconds = () => Math.floor(clock() / 1000);
   return {
     issue: (user) =>

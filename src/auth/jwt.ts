@@ -1,3 +1,4 @@
+import { webcrypto } from "node:crypto";
 import { jwtVerify, SignJWT, type JWTPayload } from "jose";
 
 /** Issuer of every token (spec §3.4). */
@@ -5,14 +6,17 @@ export const JWT_ISSUER = "memos";
 /** Key id in every token header; tokens with another `kid` are rejected. */
 export const JWT_KEY_ID = "v1";
 
+/** An HS256 key: imported once, so signing and verifying do not re-import it on every call. */
+export type JwtKey = webcrypto.CryptoKey | Uint8Array;
+
 /** Turns the instance secret into an HS256 key (its UTF-8 bytes, like the reference server). */
-export function hmacKey(secret: string): Uint8Array {
-  return new TextEncoder().encode(secret);
+export function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
+  return webcrypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
 }
 
 /** Signs an HS256 JWT with header `{"alg":"HS256","kid":"v1","typ":"JWT"}`. */
 export async function signJwt(
-  key: Uint8Array,
+  key: JwtKey,
   claims: Record<string, unknown>,
   options: { subject: string; audience: string; issuedAt: number; lifetimeSeconds: number },
 ): Promise<{ token: string; expiresAt: number }> {
@@ -34,7 +38,7 @@ export async function signJwt(
  * jose), the `type` claim, and a numeric `sub`. Answers the payload, or `undefined` for any failure.
  */
 export async function verifyJwt(
-  key: Uint8Array,
+  key: JwtKey,
   token: string,
   expect: { audience: string; type: string; now: number },
 ): Promise<(JWTPayload & { userId: number }) | undefined> {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { RefreshTokenRepository } from "../store/refresh-token-repository.js";
-import { signJwt, verifyJwt } from "./jwt.js";
+import { signJwt, verifyJwt, type JwtKey } from "./jwt.js";
 
 /** Audience of refresh tokens (spec §3.4). */
 export const REFRESH_TOKEN_AUDIENCE = "user.refresh-token";
@@ -40,7 +40,7 @@ export interface RefreshSessions {
 }
 
 export function createRefreshSessions(deps: {
-  key: Uint8Array;
+  key: JwtKey;
   tokens: RefreshTokenRepository;
   clock?: () => number;
 }): RefreshSessions {

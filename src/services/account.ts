@@ -51,7 +51,7 @@ export interface AccountServicesOptions {
 export async function createAccountServices(options: AccountServicesOptions): Promise<AccountServices> {
   const { db, logger } = options;
   const clock = options.clock ?? Date.now;
-  const key = hmacKey(await loadInstanceSecret(options.systemSettings));
+  const key = await hmacKey(await loadInstanceSecret(options.systemSettings));
   const users = createUserRepository(db);
   const personalAccessTokens = createPersonalAccessTokenRepository(db);
   const passwords = createPasswordHasher(options.passwords);
