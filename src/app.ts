@@ -9,9 +9,11 @@ import { MemoViewService } from "../gen/memos/api/v1/memo_view_service_pb.js";
 import { UserService } from "../gen/memos/api/v1/user_service_pb.js";
 import { createAccessModeReader, initAccessMode } from "./auth/access-mode-store.js";
 import { createIdentityResolver, type IdentityResolver } from "./auth/identity.js";
+import { loadInstanceSecret } from "./auth/instance-secret.js";
 import type { BlobStore } from "./blob/blob-store.js";
 import { createLocalBlobStore } from "./blob/local-blob-store.js";
 import type { Config } from "./config.js";
+import { createKeysetTokenCodec, deriveKeysetTokenKey } from "./domain/keyset-page-token.js";
 import type { Logger } from "./logger.js";
 import { createThumbnailer } from "./media/thumbnail.js";
 import { createConnectHandler } from "./server/connect-adapter.js";
@@ -30,6 +32,8 @@ import { peerAddressKey } from "./server/request-context.js";
 import { createAccountServices } from "./services/account.js";
 import { createAttachmentFileAccess } from "./services/attachment-file-access.js";
 import { createInstanceService } from "./services/instance-service.js";
+import { createMemoEventBus, type MemoEventBus } from "./services/memo-events.js";
+import { createMemoService } from "./services/memo-service.js";
 import { createAttachmentRepository } from "./store/attachment-repository.js";
 import { openDatabase, pgliteDir, type OpenDatabase } from "./store/database.js";
 import { createSystemSettingRepository } from "./store/system-setting-repository.js";
@@ -37,6 +41,9 @@ import { createUserRepository } from "./store/user-repository.js";
 
 /** The server's version, reported by GetInstanceProfile. */
 export const VERSION = "0.1.0";
+
+/** How long a ListMemos / ListMemoComments page token stays usable: a week of scrolling. */
+const MEMO_PAGE_TOKEN_MAX_AGE_SECONDS = 7 * 24 * 3600;
 
 /** Parts a caller may supply instead of the ones built from config (tests, benchmarks). */
 export interface AppOverrides {
@@ -51,6 +58,8 @@ export interface App {
   readonly port: number;
   readonly database: OpenDatabase;
   readonly blobs: BlobStore;
+  /** Memo changes (memo.created, reaction.upserted, ...), published after they commit. */
+  readonly memoEvents: MemoEventBus;
   /** The request handler (everything behind the listener), for in-process use. */
   readonly handler: NodeHandler;
   /** Every service with its implementation, as served. */
@@ -81,6 +90,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const readAccessMode = createAccessModeReader(settings);
     const accounts = await createAccountServices({ db: database.db, systemSettings: settings, readAccessMode, logger });
     const resolver = overrides.identityResolver ?? createIdentityResolver(accounts.verifiers);
+    const memoEvents = createMemoEventBus({ onListenerError: (err, event) => logger.error({ err, event: event.type }, "memo event listener failed") });
 
     const interceptors: Interceptor[] = [
       createMetadataInterceptor(),
@@ -100,7 +110,24 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
           settings: accounts.instanceSettings,
         }),
       ),
-      registration(MemoService, {}),
+      registration(
+        MemoService,
+        createMemoService({
+          db: database.db,
+          users: accounts.instanceSettings.users,
+          settings: accounts.instanceSettings.values,
+          readAccessMode,
+          blobs,
+          events: memoEvents,
+          // Keyed by the instance secret: tokens work on every replica and across restarts.
+          pageTokens: createKeysetTokenCodec({
+            key: deriveKeysetTokenKey(await loadInstanceSecret(settings)),
+            maxAgeSeconds: MEMO_PAGE_TOKEN_MAX_AGE_SECONDS,
+          }),
+          instanceUrl: config.instanceUrl,
+          logger,
+        }),
+      ),
       registration(AttachmentService, {}),
       registration(IdentityProviderService, {}),
       registration(MemoViewService, {}),
@@ -147,6 +174,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       port: listener.port,
       database,
       blobs,
+      memoEvents,
       handler,
       services,
       interceptors,
