@@ -1,11 +1,11 @@
 /** Helpers for MemoService tests: apps on either driver, clients like the web app's, factories. */
 import { randomBytes } from "node:crypto";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { LogEvent } from "kysely";
 import { AttachmentService } from "../../gen/memos/api/v1/attachment_service_pb.js";
-import { MemoService, Visibility, type Memo } from "../../gen/memos/api/v1/memo_service_pb.js";
+import { MemoService, Visibility, type Memo, type MemoSchema } from "../../gen/memos/api/v1/memo_service_pb.js";
 import { ACCESS_SETTING, formatAccessMode } from "../../src/auth/access-mode-store.js";
 import { openDatabase } from "../../src/store/database.js";
 import { createSystemSettingRepository } from "../../src/store/system-setting-repository.js";
@@ -92,7 +92,7 @@ export async function newUser(baseUrl: string, prefix = "m"): Promise<TestUser> 
 }
 
 /** Creates a memo as `user` with unique content (override anything). */
-export async function newMemo(user: TestUser, memo: Partial<Memo> & { memoId?: string } = {}): Promise<Memo> {
+export async function newMemo(user: TestUser, memo: MessageInitShape<typeof MemoSchema> & { memoId?: string } = {}): Promise<Memo> {
   const { memoId, ...fields } = memo;
   return user.memos.createMemo({
     memo: { content: `memo ${randomBytes(4).toString("hex")}`, visibility: Visibility.PRIVATE, ...fields },
