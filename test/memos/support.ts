@@ -72,6 +72,11 @@ function transport(baseUrl: string, token: string | undefined) {
   return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors: [auth] });
 }
 
+/** A MemoService client for `token` (the same user on another server, e.g. a second replica). */
+export function memoClient(baseUrl: string, token: string | undefined): Client<typeof MemoService> {
+  return createClient(MemoService, transport(baseUrl, token));
+}
+
 /** Clients of an anonymous caller. */
 export function anonymous(baseUrl: string): { memos: Client<typeof MemoService> } {
   return { memos: createClient(MemoService, transport(baseUrl, undefined)) };
