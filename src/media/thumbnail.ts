@@ -79,7 +79,13 @@ export type OriginalReason =
 
 /** What to serve for `thumbnail=true`. */
 export type ThumbnailResult =
-  | { readonly kind: "thumbnail"; readonly key: string; readonly stat: BlobStat }
+  | {
+      readonly kind: "thumbnail";
+      readonly key: string;
+      readonly stat: BlobStat;
+      /** The thumbnail's bytes when this call generated it, so the first response need not read it back. */
+      readonly bytes?: Buffer;
+    }
   | { readonly kind: "original"; readonly reason: OriginalReason; readonly error?: unknown };
 
 /** Renders a thumbnail from the original's bytes; injectable for tests and benchmarks. */
@@ -89,7 +95,12 @@ export type ThumbnailRenderer = (original: Buffer, options: { maxPixels: number 
 export interface ThumbnailerOptions {
   /** Where originals' thumbnails are stored (the attachments' own store, shared by every replica). */
   readonly blobs: BlobStore;
-  /** Bounds concurrent generations; @default a limiter of {@link DEFAULT_THUMBNAIL_CONCURRENCY} */
+  /** Generations at a time when no `limiter` is given. @default {@link DEFAULT_THUMBNAIL_CONCURRENCY} */
+  readonly concurrency?: number;
+  /**
+   * Bounds concurrent generations; may be shared with the metadata stripper so all image work of
+   * a replica has one bound. @default a limiter of `concurrency`
+   */
   readonly limiter?: Limiter;
   /** Originals above this many pixels are served as they are. @default 50,000,000 */
   readonly maxPixels?: number;
@@ -122,7 +133,8 @@ export interface Thumbnailer {
 
 export function createThumbnailer(options: ThumbnailerOptions): Thumbnailer {
   const { blobs, logger } = options;
-  const limiter = options.limiter ?? createLimiter({ concurrency: DEFAULT_THUMBNAIL_CONCURRENCY });
+  const concurrency = options.concurrency ?? DEFAULT_THUMBNAIL_CONCURRENCY;
+  const limiter = options.limiter ?? createLimiter({ concurrency });
   const maxPixels = options.maxPixels ?? 50_000_000;
   const maxSourceBytes = options.maxSourceBytes ?? 64 * 1024 * 1024;
   const render = options.render ?? renderThumbnail;
@@ -146,10 +158,14 @@ export function createThumbnailer(options: ThumbnailerOptions): Thumbnailer {
     if ((await blobs.stat(thumbnailMarkerKey(source.uid, source.id))) !== undefined) {
       return { kind: "original", reason: "remembered" };
     }
-    return limiter.run(async () => {
+    // The limiter calls the task synchronously when a slot is free; `queued` is then still false.
+    let queued = false;
+    const result = limiter.run(async (): Promise<ThumbnailResult> => {
       // Another replica may have finished while this one waited for a slot.
-      const stored = await storedThumbnail(key);
-      if (stored !== undefined) return stored;
+      if (queued) {
+        const stored = await storedThumbnail(key);
+        if (stored !== undefined) return stored;
+      }
       let original: Buffer | undefined;
       try {
         original = await readAll(await source.open(), maxSourceBytes);
@@ -175,12 +191,14 @@ export function createThumbnailer(options: ThumbnailerOptions): Thumbnailer {
         await blobs.put(key, thumbnail, { size: thumbnail.length, contentType: "image/jpeg" });
         const stat = await blobs.stat(key);
         if (stat === undefined) throw new Error("thumbnail vanished right after it was stored");
-        return { kind: "thumbnail", key, stat };
+        return { kind: "thumbnail", key, stat, bytes: thumbnail };
       } catch (err) {
         logger?.warn({ err, uid: source.uid }, "thumbnail: failed to store; serving the original");
         return { kind: "original", reason: "failed", error: err };
       }
     });
+    queued = true;
+    return result;
   }
 
   return {
@@ -220,34 +238,20 @@ export const renderThumbnail: ThumbnailRenderer = (original, { maxPixels }) =>
     .jpeg({ quality: THUMBNAIL_QUALITY })
     .toBuffer();
 
-const CASE_SENSITIVE_MARKERS = ["ICC_PROFILE", "iCCP", "ICCP", "cICP", "mDCv", "cLLi"];
-const CASE_INSENSITIVE_MARKERS = [
-  "hdrgm:",
-  "hdr gain map",
-  "hdrgainmap",
-  "gainmap",
-  "ultrahdr",
-  "adobe:hdrgainmap",
-  "aux:hdr",
-  "auxiliaryimagetype",
-  "display p3",
-  "display-p3",
-  "rec.2020",
-  "bt.2020",
-  "arib-std-b67",
-  "smpte st 2084",
-];
+const CASE_SENSITIVE_MARKERS = ["ICC_PROFILE", "iCCP", "ICCP", "cICP", "mDCv", "cLLi"].map((m) => Buffer.from(m, "latin1"));
+/** The case-insensitive markers, as one alternation (one pass over the text instead of fourteen). */
+const CASE_INSENSITIVE_MARKERS =
+  /hdrgm:|hdr gain map|hdrgainmap|gainmap|ultrahdr|adobe:hdrgainmap|aux:hdr|auxiliaryimagetype|display p3|display-p3|rec\.2020|bt\.2020|arib-std-b67|smpte st 2084/i;
 
 /**
  * The reference server's test for "serve the original instead of a thumbnail" (spec §5.3): any
- * ICC profile or HDR/colour-volume chunk, or a gain-map or wide-gamut name, in `head` (the first
- * MiB). Byte-wise (latin1) search, as the reference does.
+ * ICC profile or HDR/colour-volume chunk (`ICC_PROFILE`, `iCCP`, `ICCP`, `cICP`, `mDCv`, `cLLi`,
+ * case-sensitive), or a gain-map or wide-gamut name (`hdrgm:`, `ultrahdr`, `display p3`,
+ * `rec.2020`, ..., any case), in `head` (the first MiB). Byte-wise, as the reference does.
  */
 export function hasHdrOrWideGamutMarkers(head: Buffer): boolean {
-  const text = head.toString("latin1");
-  if (CASE_SENSITIVE_MARKERS.some((m) => text.includes(m))) return true;
-  const lower = text.toLowerCase();
-  return CASE_INSENSITIVE_MARKERS.some((m) => lower.includes(m));
+  if (CASE_SENSITIVE_MARKERS.some((m) => head.includes(m))) return true;
+  return CASE_INSENSITIVE_MARKERS.test(head.toString("latin1"));
 }
 
 /** All of `body`, or `undefined` (and the stream destroyed) once it exceeds `limit` bytes. */

@@ -163,7 +163,8 @@ export function createFileRoute<A extends FileAttachment>(options: FileRouteOpti
       open: () => (content.kind === "blob" ? blobs.get(content.key) : Promise.resolve(content.kind === "inline" ? content.bytes : new Uint8Array())),
     });
     if (result.kind !== "thumbnail") return undefined;
-    return { stat: result.stat, open: () => blobs.get(result.key), contentType: "image/jpeg", ranges: false };
+    const { bytes } = result;
+    return { stat: result.stat, open: () => (bytes === undefined ? blobs.get(result.key) : Promise.resolve(bytes)), contentType: "image/jpeg", ranges: false };
   }
 
   async function originalOf(attachment: A): Promise<Representation | undefined> {
@@ -301,8 +302,14 @@ function sendError(res: NodeResponse, status: number, message: string): void {
  * object).
  */
 function pump(body: Readable, res: NodeResponse, length: number): Promise<"done" | "aborted" | "failed"> {
-  const out = res as NodeJS.WritableStream & { writableFinished: boolean; destroy(): void };
+  const out = res as NodeJS.WritableStream & { writableFinished: boolean; destroyed: boolean; destroy(): void };
   return new Promise((resolve) => {
+    if (out.destroyed) {
+      // The client left while the blob was being opened: its 'close' has already been emitted.
+      body.destroy();
+      resolve("aborted");
+      return;
+    }
     let sent = 0;
     let settled = false;
     const settle = (outcome: "done" | "aborted" | "failed") => {
