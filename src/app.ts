@@ -34,6 +34,7 @@ import { createAttachmentFileAccess } from "./services/attachment-file-access.js
 import { createInstanceService } from "./services/instance-service.js";
 import { createMemoEventBus, type MemoEventBus } from "./services/memo-events.js";
 import { createMemoService } from "./services/memo-service.js";
+import { createWebAppServices } from "./services/web-app-services.js";
 import { createAttachmentRepository } from "./store/attachment-repository.js";
 import { openDatabase, pgliteDir, type OpenDatabase } from "./store/database.js";
 import { createSystemSettingRepository } from "./store/system-setting-repository.js";
@@ -91,6 +92,15 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const accounts = await createAccountServices({ db: database.db, systemSettings: settings, readAccessMode, logger });
     const resolver = overrides.identityResolver ?? createIdentityResolver(accounts.verifiers);
     const memoEvents = createMemoEventBus({ onListenerError: (err, event) => logger.error({ err, event: event.type }, "memo event listener failed") });
+    const webApp = createWebAppServices({
+      db: database.db,
+      users: accounts.instanceSettings.users,
+      settings: accounts.instanceSettings.values,
+      readAccessMode,
+      memoEvents,
+      logger,
+    });
+    closers.unshift(() => webApp.close());
 
     const interceptors: Interceptor[] = [
       createMetadataInterceptor(),
@@ -100,7 +110,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     ];
     const services: ServiceRegistration[] = [
       registration(AuthService, accounts.authService),
-      registration(UserService, accounts.userService),
+      registration(UserService, { ...webApp.userService, ...accounts.userService }),
       registration(
         InstanceService,
         createInstanceService({
@@ -129,8 +139,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         }),
       ),
       registration(AttachmentService, {}),
-      registration(IdentityProviderService, {}),
-      registration(MemoViewService, {}),
+      registration(IdentityProviderService, webApp.identityProviderService),
+      registration(MemoViewService, webApp.memoViewService),
     ];
 
     const health = createHealthRoute(() => database.ping());

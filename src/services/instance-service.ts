@@ -9,7 +9,10 @@ import {
   InstanceSettingSchema,
   type InstanceService,
   type InstanceSetting,
+  type InstanceSetting_AISetting,
+  type InstanceSetting_NotificationSetting,
   type InstanceSetting_StorageSetting,
+  InstanceSetting_AIProviderType,
 } from "../../gen/memos/api/v1/instance_service_pb.js";
 import { ACCESS_SETTING, formatAccessMode, parseAccessMode } from "../auth/access-mode-store.js";
 import type { AccessModeReader } from "../auth/access-policy.js";
@@ -195,6 +198,16 @@ export function createInstanceService(deps: InstanceServiceDeps): Partial<Servic
           await systemSettings.upsert(ACCESS_SETTING, formatAccessMode(mode));
           break;
         }
+        case InstanceSetting_Key.NOTIFICATION: {
+          if (value.case !== "notificationSetting") throw mismatch();
+          await settings.putNotification(keepNotificationSecrets(checkNotification(value.value), await settings.notification()));
+          break;
+        }
+        case InstanceSetting_Key.AI: {
+          if (value.case !== "aiSetting") throw mismatch();
+          await settings.putAi(keepAiSecrets(checkAi(value.value), await settings.ai()));
+          break;
+        }
         default:
           throw new ConnectError(`updating the ${InstanceSetting_Key[key]} setting is not supported`, Code.Unimplemented);
       }
@@ -234,6 +247,62 @@ function keepStorageSecrets(next: InstanceSetting_StorageSetting, stored: Instan
     if (storage.config.case !== "s3Config" || storage.config.value.accessKeySecret !== "") continue;
     const old = stored.storages.find((s) => s.id === storage.id);
     if (old?.config.case === "s3Config") storage.config.value.accessKeySecret = old.config.value.accessKeySecret;
+  }
+  return next;
+}
+
+/** E-mail delivery, when switched on, needs a host, a port and a sender address. */
+function checkNotification(n: InstanceSetting_NotificationSetting): InstanceSetting_NotificationSetting {
+  const email = n.email;
+  if (email === undefined || !email.enabled) return n;
+  if (email.smtpHost.trim() === "") throw new ConnectError("email: smtp_host is required when email is enabled", Code.InvalidArgument);
+  if (email.smtpPort < 1 || email.smtpPort > 65535) throw new ConnectError("email: smtp_port must be from 1 to 65535", Code.InvalidArgument);
+  if (email.fromEmail.trim() === "") throw new ConnectError("email: from_email is required when email is enabled", Code.InvalidArgument);
+  return n;
+}
+
+/** An empty SMTP password in an update keeps the stored one. */
+function keepNotificationSecrets(next: InstanceSetting_NotificationSetting, stored: InstanceSetting_NotificationSetting): InstanceSetting_NotificationSetting {
+  if (next.email !== undefined && next.email.smtpPassword === "" && stored.email !== undefined) next.email.smtpPassword = stored.email.smtpPassword;
+  return next;
+}
+
+/** Providers need distinct non-empty ids, a known type and an http(s) endpoint when one is given. */
+function checkAi(ai: InstanceSetting_AISetting): InstanceSetting_AISetting {
+  const ids = new Set<string>();
+  for (const p of ai.providers) {
+    if (p.id.trim() === "") throw new ConnectError("ai: every provider needs an id", Code.InvalidArgument);
+    if (ids.has(p.id)) throw new ConnectError(`ai: duplicate provider id ${JSON.stringify(p.id)}`, Code.InvalidArgument);
+    ids.add(p.id);
+    if (p.type !== InstanceSetting_AIProviderType.OPENAI && p.type !== InstanceSetting_AIProviderType.GEMINI) {
+      throw new ConnectError(`ai: provider ${JSON.stringify(p.id)} needs a type (OPENAI or GEMINI)`, Code.InvalidArgument);
+    }
+    if (p.endpoint !== "") {
+      let ok = false;
+      try {
+        ok = ["http:", "https:"].includes(new URL(p.endpoint).protocol);
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new ConnectError(`ai: endpoint of provider ${JSON.stringify(p.id)} must be an http(s) URL`, Code.InvalidArgument);
+    }
+    // Output-only fields are never stored.
+    p.apiKeySet = false;
+    p.apiKeyHint = "";
+  }
+  const transcriptionProvider = ai.transcription?.providerId ?? "";
+  if (transcriptionProvider !== "" && !ids.has(transcriptionProvider)) {
+    throw new ConnectError(`ai: transcription names unknown provider ${JSON.stringify(transcriptionProvider)}`, Code.InvalidArgument);
+  }
+  return ai;
+}
+
+/** An empty API key in an update keeps the stored key of the provider with the same id. */
+function keepAiSecrets(next: InstanceSetting_AISetting, stored: InstanceSetting_AISetting): InstanceSetting_AISetting {
+  for (const p of next.providers) {
+    if (p.apiKey !== "") continue;
+    const old = stored.providers.find((s) => s.id === p.id);
+    if (old !== undefined) p.apiKey = old.apiKey;
   }
   return next;
 }

@@ -43,6 +43,8 @@ export interface InstanceSettings {
   putStorage(value: InstanceSetting_StorageSetting): Promise<void>;
   putMemoRelated(value: InstanceSetting_MemoRelatedSetting): Promise<void>;
   putTags(value: InstanceSetting_TagsSetting): Promise<void>;
+  putNotification(value: InstanceSetting_NotificationSetting): Promise<void>;
+  putAi(value: InstanceSetting_AISetting): Promise<void>;
 }
 
 export function createInstanceSettings(repo: SystemSettingRepository): InstanceSettings {
@@ -81,5 +83,7 @@ export function createInstanceSettings(repo: SystemSettingRepository): InstanceS
     putStorage: (v) => write(InstanceSetting_StorageSettingSchema, InstanceSetting_Key.STORAGE, v),
     putMemoRelated: (v) => write(InstanceSetting_MemoRelatedSettingSchema, InstanceSetting_Key.MEMO_RELATED, v),
     putTags: (v) => write(InstanceSetting_TagsSettingSchema, InstanceSetting_Key.TAGS, v),
+    putNotification: (v) => write(InstanceSetting_NotificationSettingSchema, InstanceSetting_Key.NOTIFICATION, v),
+    putAi: (v) => write(InstanceSetting_AISettingSchema, InstanceSetting_Key.AI, v),
   };
 }
