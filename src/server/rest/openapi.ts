@@ -2,7 +2,7 @@ import { getOption, hasOption, ScalarType, type DescEnum, type DescField, type D
 import { FieldBehavior, field_behavior } from "../../../gen/google/api/field_behavior_pb.js";
 import { methodAccess } from "../../auth/access-policy.js";
 import type { TemplateSegment } from "./path-template.js";
-import { PROTO_COMMENTS } from "./proto-comments.js";
+import { PROTO_COMMENTS } from "../../../gen/proto-comments.js";
 import type { RestRoute } from "./route-table.js";
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses it) or an OpenAPI object, as plain JSON. */
