@@ -2,6 +2,7 @@
  * The file route as the real app serves it: composition root, PGlite, local blobs, the real
  * identity resolver (tokens from REST sign-in) and the §5.2 rules over real rows.
  */
+import { connect, type ClientHttp2Session } from "node:http2";
 import sharp from "sharp";
 import { ACCESS_SETTING, formatAccessMode } from "../../src/auth/access-mode-store.js";
 import { createAttachmentRepository, type AttachmentRepository } from "../../src/store/attachment-repository.js";
@@ -154,6 +155,38 @@ describe("file route in the app (spec §5.2)", () => {
     expect(thumb.headers.get("content-type")).toBe("image/jpeg");
     const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
     expect([meta.width, meta.height]).toEqual([600, 300]);
+  });
+
+  test("over HTTP/2 (h2c) on the same port: ranges, and a stream reset mid-download leaves the server serving", async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 7);
+    const uid = await attachment(users.alice.id, big, { type: "video/mp4" });
+    const session: ClientHttp2Session = connect(t.baseUrl);
+    try {
+      const get = (headers: Record<string, string>) =>
+        new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+          const stream = session.request({ ":path": `/file/attachments/${uid}`, authorization: `Bearer ${users.alice.token}`, ...headers });
+          const chunks: Buffer[] = [];
+          let head: Record<string, unknown> = {};
+          stream.on("response", (h) => (head = h));
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => resolve({ status: Number(head[":status"]), headers: head, body: Buffer.concat(chunks) }));
+          stream.on("error", reject);
+        });
+      const part = await get({ range: "bytes=-5" });
+      expect([part.status, part.headers["content-range"], part.body.length]).toEqual([206, `bytes ${big.length - 5}-${big.length - 1}/${big.length}`, 5]);
+      await new Promise<void>((resolve) => {
+        const stream = session.request({ ":path": `/file/attachments/${uid}`, authorization: `Bearer ${users.alice.token}` });
+        stream.once("data", () => {
+          stream.close();
+          resolve();
+        });
+        stream.on("error", () => {});
+      });
+      const whole = await get({});
+      expect([whole.status, whole.body.length]).toEqual([200, big.length]);
+    } finally {
+      session.close();
+    }
   });
 
   test("unknown UIDs and odd paths are 404; the rest of the server is untouched", async () => {

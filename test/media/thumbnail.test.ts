@@ -6,6 +6,7 @@ import sharp from "sharp";
 import type { BlobStore } from "../../src/blob/blob-store.js";
 import { createLocalBlobStore } from "../../src/blob/local-blob-store.js";
 import { createLimiter } from "../../src/media/limiter.js";
+import { createMetadataStripper } from "../../src/media/strip-metadata.js";
 import {
   createThumbnailer,
   derivedPrefix,
@@ -140,6 +141,30 @@ describe("thumbnails", () => {
     const results = await Promise.all(sources.map((s) => thumbnails.get(s)));
     expect(results.every((r) => r.kind === "thumbnail")).toBe(true);
     expect(peak).toBe(3);
+  });
+
+  test("one limiter shared with the metadata stripper bounds all image work together", async () => {
+    const limiter = createLimiter({ concurrency: 1 });
+    let running = 0;
+    let peak = 0;
+    const tracked = async <T>(work: () => Promise<T>): Promise<T> => {
+      running++;
+      peak = Math.max(peak, running);
+      try {
+        await new Promise((r) => setTimeout(r, 10));
+        return await work();
+      } finally {
+        running--;
+      }
+    };
+    const thumbnails = createThumbnailer({ blobs, limiter, render: (o, opts) => tracked(() => renderThumbnail(o, opts)) });
+    const stripper = createMetadataStripper({ limiter });
+    const image = await jpegWithExif(300, 200, 6);
+    const sources = await Promise.all(Array.from({ length: 4 }, () => attachment(image)));
+    const strips = Array.from({ length: 4 }, () => limiter.run(() => tracked(async () => undefined)).then(() => stripper.strip({ body: image, type: "image/jpeg" })));
+    const results = await Promise.all([...sources.map((s) => thumbnails.get(s)), ...strips]);
+    expect(results).toHaveLength(8);
+    expect(peak).toBe(1);
   });
 
   test("a generation error serves the original, and the decision is remembered", async () => {
