@@ -10,6 +10,7 @@
 // Our server uses an in-memory lookup (no database), so the figures are the file path's own.
 //   BENCH_FILE_MIB (256)  BENCH_ROUNDS (5)  BENCH_SECONDS (3)  BENCH_CONNECTIONS (16)
 //   BENCH_SCENARIOS (1,2,3: which of the scenarios above to run)
+//   BENCH_BARE_HWM (65536: the baseline's read size; our local store reads up to 256 KiB at a time)
 import { execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import sharp from "sharp";
 
 const root = process.env.BENCH_ROOT!;
+/** Read size of the baseline's streams: Node's default unless BENCH_BARE_HWM says otherwise. */
+const highWaterMark = Number(process.env.BENCH_BARE_HWM ?? 64 * 1024);
 http
   .createServer((req, res) => {
     const url = req.url ?? "/";
@@ -18,7 +20,7 @@ http
       void stat(path).then(
         (s) => {
           res.writeHead(200, { "content-type": "application/octet-stream", "content-length": s.size });
-          pipeline(createReadStream(path), res, () => {}); // destroys the file stream if the client leaves
+          pipeline(createReadStream(path, { highWaterMark }), res, () => {}); // destroys the file stream if the client leaves
         },
         () => {
           res.statusCode = 404;
