@@ -136,9 +136,11 @@ export function createIdentityProviderService(deps: IdentityProviderServiceDeps)
     async deleteIdentityProvider(req, ctx) {
       const uid = uidOf(req.name);
       await requireAdmin(ctx);
+      // The mirror of UpdateInstanceSetting's rule: never leave users without a way to sign in.
+      // Read before the transaction: the guard runs inside it and must not query (PGlite has one connection).
+      const passwordSignInOff = (await deps.settings.general()).disallowPasswordAuth;
       const deleted = await deps.identityProviders.delete(uid, async (remaining) => {
-        // The mirror of UpdateInstanceSetting's rule: never leave users without a way to sign in.
-        if (remaining === 0 && (await deps.settings.general()).disallowPasswordAuth) {
+        if (remaining === 0 && passwordSignInOff) {
           throw new ConnectError("the last identity provider cannot be removed while password sign-in is disabled", Code.FailedPrecondition);
         }
       });

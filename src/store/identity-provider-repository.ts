@@ -33,7 +33,8 @@ export interface IdentityProviderRepository {
   update(uid: string, patch: IdentityProviderPatch): Promise<IdentityProviderRow | undefined>;
   /**
    * Deletes the provider and the user links to it, in one transaction, unless `guard` (run inside
-   * it, after the provider row is locked) throws. Answers false when there was no such provider.
+   * it, after the provider row is locked, with the number of other providers) throws. The guard
+   * must not query the database itself. Answers false when there was no such provider.
    */
   delete(uid: string, guard?: (remaining: number) => Promise<void>): Promise<boolean>;
 }
