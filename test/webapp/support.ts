@@ -1,12 +1,12 @@
 /** Helpers for the web-app surface tests: signed-in users with clients of every service. */
 import { randomBytes } from "node:crypto";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescService, MessageInitShape } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../gen/memos/api/v1/auth_service_pb.js";
 import { IdentityProviderService } from "../../gen/memos/api/v1/idp_service_pb.js";
 import { InstanceService } from "../../gen/memos/api/v1/instance_service_pb.js";
-import { MemoService, Visibility, type Memo } from "../../gen/memos/api/v1/memo_service_pb.js";
+import { MemoService, Visibility, type Memo, type MemoSchema } from "../../gen/memos/api/v1/memo_service_pb.js";
 import { MemoViewService } from "../../gen/memos/api/v1/memo_view_service_pb.js";
 import { UserService } from "../../gen/memos/api/v1/user_service_pb.js";
 import { ACCESS_SETTING, formatAccessMode } from "../../src/auth/access-mode-store.js";
@@ -59,7 +59,7 @@ export async function newUser(baseUrl: string, prefix = "w"): Promise<WebUser> {
 }
 
 /** Creates a memo with unique content (override anything). */
-export async function newMemo(user: WebUser, memo: Partial<Memo> = {}): Promise<Memo> {
+export async function newMemo(user: WebUser, memo: Omit<MessageInitShape<typeof MemoSchema>, "$typeName"> = {}): Promise<Memo> {
   return user.memos.createMemo({ memo: { content: `memo ${randomBytes(4).toString("hex")}`, visibility: Visibility.PRIVATE, ...memo } });
 }
 
