@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { MemoAudience } from "./memo-audience.js";
 
 /** What happened, in the names the web app's live-refresh stream uses (spec §6.1 side effects). */
 export type MemoEventType =
@@ -21,6 +22,12 @@ export interface MemoEvent {
   /** `memos/{uid}/reactions/{id}` for reaction events. */
   readonly reaction?: string;
   readonly actorId: number;
+  /**
+   * Who may read the memo (spec §6.3 facts, see `audienceOf`), when the publisher has them at hand.
+   * Listeners that need it (the live-event stream) otherwise read the memo; set it on
+   * `memo.deleted`, whose row is gone by then (without it only the actor hears of the deletion).
+   */
+  readonly audience?: MemoAudience;
 }
 
 /** Where MemoService reports changes. Publishing must not throw and must not block the caller. */
