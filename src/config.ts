@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 
 /** Which database the server stores its data in. */
 export type Driver = "pglite" | "postgres";
@@ -41,6 +42,10 @@ export interface Config {
   readonly s3: S3Config | undefined;
   /** How long a graceful shutdown waits for in-flight calls, in milliseconds. */
   readonly shutdownTimeoutMs: number;
+  /** A built Memos web app (`dist/` with `index.html`) served from `/`; unset: no web app. */
+  readonly frontendDir: string | undefined;
+  /** Interval of heartbeat comments on `GET /api/v1/sse`, in milliseconds. Default 15000. */
+  readonly sseHeartbeatMs: number;
 }
 
 /** Thrown when the environment holds bad values; the message lists every problem at once. */
@@ -113,6 +118,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const maxBodyBytes = int("MEMOS_MAX_BODY_BYTES", 256 * 1024 * 1024, 1024, 2 ** 40);
   const storage = oneOf<"local" | "s3">("MEMOS_STORAGE", ["local", "s3"], "local");
   const shutdownTimeoutMs = int("MEMOS_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000);
+  const sseHeartbeatMs = int("MEMOS_SSE_HEARTBEAT_MS", 15_000, 10, 3_600_000);
+  const frontendRaw = str("MEMOS_FRONTEND_DIR");
+  const frontendDir = frontendRaw === undefined ? undefined : resolve(frontendRaw);
+  if (frontendDir !== undefined && !(existsSync(frontendDir) && statSync(frontendDir).isDirectory() && existsSync(join(frontendDir, "index.html")))) {
+    problems.push(`MEMOS_FRONTEND_DIR: expected a directory holding a built web app (index.html), got "${frontendRaw}"`);
+  }
 
   let s3: S3Config | undefined;
   const s3Endpoint = str("MEMOS_S3_ENDPOINT");
@@ -165,5 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storage,
     s3,
     shutdownTimeoutMs,
+    frontendDir,
+    sseHeartbeatMs,
   });
 }

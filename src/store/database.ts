@@ -21,6 +21,8 @@ export type DatabaseOptions = (
 export interface OpenDatabase {
   readonly db: Db;
   readonly driver: "pglite" | "postgres";
+  /** The Postgres connection URL (postgres driver only), for dedicated connections such as LISTEN. */
+  readonly dsn?: string;
   /** Cheap liveness probe: true when a trivial query succeeds. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -69,6 +71,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   return {
     db,
     driver: options.driver,
+    ...(options.driver === "postgres" ? { dsn: options.dsn } : {}),
     async ping() {
       try {
         await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
