@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../logger.js";
-import type { NotificationChannel } from "../store/pg-notification-channel.js";
-import { audienceIncludes, type MemoAudience } from "./memo-audience.js";
+import type { Db } from "../store/database.js";
+import { createMemoRepository } from "../store/memo-repository.js";
+import { createPostgresNotificationChannel, type NotificationChannel } from "../store/pg-notification-channel.js";
+import { audienceIncludes, audienceOf, type MemoAudience } from "./memo-audience.js";
 import type { MemoEvent, MemoEventBus, MemoEventType } from "./memo-events.js";
 
 /** What a live-event client receives: the web app parses exactly these fields (`parent` only for comments). */
@@ -34,7 +36,7 @@ export interface LiveEventHub {
    * connection): each client reconnects, to any replica, and starts over.
    */
   interrupt(): void;
-  /** Closes every client and stops listening. */
+  /** Closes every client and stops listening (idempotent). */
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export function createLiveEventHub(options: LiveEventHubOptions): LiveEventHub {
   const origin = randomUUID();
   const subscribers = new Set<LiveSubscriber>();
   let closed = false;
+  let closing: Promise<void> | undefined;
   let tail: Promise<void> = Promise.resolve();
 
   const dispatch = (message: LiveEventMessage, audience: MemoAudience | undefined, actorId: number) => {
@@ -134,14 +137,60 @@ export function createLiveEventHub(options: LiveEventHubOptions): LiveEventHub {
       subscribers.clear();
       for (const s of all) s.close();
     },
-    async close() {
-      closed = true;
-      unsubscribeBus();
-      unsubscribeChannel?.();
-      for (const s of [...subscribers]) s.close();
-      subscribers.clear();
-      await tail;
-      await options.channel?.close();
+    close() {
+      return (closing ??= (async () => {
+        closed = true;
+        unsubscribeBus();
+        unsubscribeChannel?.();
+        const all = [...subscribers];
+        subscribers.clear();
+        for (const s of all) s.close();
+        await tail;
+        await options.channel?.close();
+      })());
     },
   };
+}
+
+/** Options of {@link openLiveEventHub}. */
+export interface OpenLiveEventHubOptions {
+  readonly db: Db;
+  /** The Postgres URL: replicas share changes over LISTEN/NOTIFY. Without one (PGlite), delivery is in-process. */
+  readonly dsn?: string;
+  readonly bus: MemoEventBus;
+  readonly logger: Pick<Logger, "warn" | "info">;
+}
+
+/**
+ * The hub of one replica: audiences read through the memo repository, and on Postgres a
+ * LISTEN/NOTIFY channel; when that channel's connection drops, every client is sent away to
+ * reconnect (it may have missed changes meanwhile).
+ */
+export async function openLiveEventHub(options: OpenLiveEventHubOptions): Promise<LiveEventHub> {
+  const memos = createMemoRepository(options.db);
+  let hub: LiveEventHub | undefined;
+  const channel =
+    options.dsn === undefined
+      ? undefined
+      : await createPostgresNotificationChannel({
+          dsn: options.dsn,
+          db: options.db,
+          onInterrupted: (err) => {
+            options.logger.warn({ err }, "live events: lost the LISTEN connection; reconnecting");
+            hub?.interrupt();
+          },
+          onListening: () => options.logger.info({}, "live events: listening"),
+        });
+  hub = createLiveEventHub({
+    bus: options.bus,
+    channel,
+    logger: options.logger,
+    async resolveAudience(name) {
+      const uid = /^memos\/([^/]+)$/.exec(name)?.[1];
+      if (uid === undefined) return undefined;
+      const record = await memos.findByUid(uid);
+      return record === undefined ? undefined : audienceOf(record);
+    },
+  });
+  return hub;
 }
