@@ -21,6 +21,7 @@ import { createRoutes, registration, type ServiceRegistration } from "./server/c
 import { createCors } from "./server/cors.js";
 import { ATTACHMENT_FILE_PREFIX, createFileRoute } from "./server/files/file-server.js";
 import { createFileIdentityResolver } from "./server/files/file-identity.js";
+import { createFrontendRoute } from "./server/frontend/frontend-route.js";
 import { answerNotFound, createHealthRoute, type NodeHandler } from "./server/http-handler.js";
 import { createRestHandler } from "./server/rest/rest-handler.js";
 import { createAuthInterceptor } from "./server/interceptors/auth.js";
@@ -29,9 +30,12 @@ import { createMetadataInterceptor } from "./server/interceptors/metadata.js";
 import { createRecoveryInterceptor } from "./server/interceptors/recovery.js";
 import { listen, type Listener } from "./server/listener.js";
 import { peerAddressKey } from "./server/request-context.js";
+import { createSseRoute, SSE_PATH } from "./server/sse/sse-route.js";
 import { createAccountServices } from "./services/account.js";
 import { createAttachmentFileAccess } from "./services/attachment-file-access.js";
+import { createAttachmentService } from "./services/attachment-service.js";
 import { createInstanceService } from "./services/instance-service.js";
+import { openLiveEventHub, type LiveEventHub } from "./services/live-events.js";
 import { createMemoEventBus, type MemoEventBus } from "./services/memo-events.js";
 import { createMemoService } from "./services/memo-service.js";
 import { createWebAppServices } from "./services/web-app-services.js";
@@ -61,6 +65,8 @@ export interface App {
   readonly blobs: BlobStore;
   /** Memo changes (memo.created, reaction.upserted, ...), published after they commit. */
   readonly memoEvents: MemoEventBus;
+  /** Live events for `GET /api/v1/sse`, shared with the other replicas on Postgres. */
+  readonly liveEvents: LiveEventHub;
   /** The request handler (everything behind the listener), for in-process use. */
   readonly handler: NodeHandler;
   /** Every service with its implementation, as served. */
@@ -101,6 +107,8 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       logger,
     });
     closers.unshift(() => webApp.close());
+    const liveEvents = await openLiveEventHub({ db: database.db, ...(database.dsn === undefined ? {} : { dsn: database.dsn }), bus: memoEvents, logger });
+    closers.unshift(() => liveEvents.close());
 
     const interceptors: Interceptor[] = [
       createMetadataInterceptor(),
@@ -138,7 +146,18 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
           logger,
         }),
       ),
-      registration(AttachmentService, {}),
+      registration(
+        AttachmentService,
+        createAttachmentService({
+          db: database.db,
+          users: accounts.instanceSettings.users,
+          settings: accounts.instanceSettings.values,
+          readAccessMode,
+          blobs,
+          ...(config.instanceUrl === undefined ? {} : { instanceUrl: config.instanceUrl }),
+          logger,
+        }),
+      ),
       registration(IdentityProviderService, webApp.identityProviderService),
       registration(MemoViewService, webApp.memoViewService),
     ];
@@ -162,9 +181,24 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       thumbnails: createThumbnailer({ blobs, logger }),
       logger,
     });
+    const sse = createSseRoute({
+      hub: liveEvents,
+      resolver,
+      loadUser: async (id) => {
+        const row = await accounts.instanceSettings.users.findById(id);
+        return row === undefined ? undefined : { role: row.role, rowStatus: row.row_status };
+      },
+      heartbeatMs: config.sseHeartbeatMs,
+      logger,
+    });
+    const frontend = config.frontendDir === undefined ? undefined : createFrontendRoute({ root: config.frontendDir, logger });
     const handler: NodeHandler = (req, res) => {
       if (cors(req, res)) return;
       if (connect(req, res)) return;
+      if (req.url === SSE_PATH || req.url?.startsWith(`${SSE_PATH}?`)) {
+        void sse(req, res).then((done) => done || answerNotFound(req, res));
+        return;
+      }
       if (req.url?.startsWith(ATTACHMENT_FILE_PREFIX)) {
         void files(req, res).then((done) => done || answerNotFound(req, res));
         return;
@@ -173,11 +207,15 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         void health(req, res).then((done) => done || answerNotFound(req, res));
         return;
       }
-      void rest(req, res).then((done) => done || answerNotFound(req, res));
+      void rest(req, res)
+        .then((done) => done || (frontend !== undefined && frontend(req, res)))
+        .then((done) => done || answerNotFound(req, res));
     };
 
     const listener: Listener = await listen(handler, config.port, config.addr);
     closers.unshift(() => listener.close(config.shutdownTimeoutMs));
+    // Live-event streams never finish on their own: end them before the listener drains.
+    closers.unshift(() => liveEvents.close());
     logger.info({ port: listener.port, driver: database.driver, blobs: blobs.kind, startupMs: Math.round(process.uptime() * 1000) }, "listening");
 
     return {
@@ -185,6 +223,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       database,
       blobs,
       memoEvents,
+      liveEvents,
       handler,
       services,
       interceptors,
