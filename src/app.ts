@@ -33,7 +33,6 @@ import { peerAddressKey } from "./server/request-context.js";
 import { createSseRoute, SSE_PATH } from "./server/sse/sse-route.js";
 import { createAccountServices } from "./services/account.js";
 import { createAttachmentFileAccess } from "./services/attachment-file-access.js";
-import { createAttachmentService } from "./services/attachment-service.js";
 import { createInstanceService } from "./services/instance-service.js";
 import { openLiveEventHub, type LiveEventHub } from "./services/live-events.js";
 import { createMemoEventBus, type MemoEventBus } from "./services/memo-events.js";
@@ -146,18 +145,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
           logger,
         }),
       ),
-      registration(
-        AttachmentService,
-        createAttachmentService({
-          db: database.db,
-          users: accounts.instanceSettings.users,
-          settings: accounts.instanceSettings.values,
-          readAccessMode,
-          blobs,
-          ...(config.instanceUrl === undefined ? {} : { instanceUrl: config.instanceUrl }),
-          logger,
-        }),
-      ),
+      registration(AttachmentService, {}),
       registration(IdentityProviderService, webApp.identityProviderService),
       registration(MemoViewService, webApp.memoViewService),
     ];
