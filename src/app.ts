@@ -10,6 +10,8 @@ import { UserService } from "../gen/memos/api/v1/user_service_pb.js";
 import { createAccessModeReader, initAccessMode } from "./auth/access-mode-store.js";
 import { createIdentityResolver, type IdentityResolver } from "./auth/identity.js";
 import { loadInstanceSecret } from "./auth/instance-secret.js";
+import { hmacKey } from "./auth/jwt.js";
+import { createRefreshTokenChecker } from "./auth/refresh-token.js";
 import type { BlobStore } from "./blob/blob-store.js";
 import { createLocalBlobStore } from "./blob/local-blob-store.js";
 import type { Config } from "./config.js";
@@ -33,6 +35,7 @@ import { peerAddressKey } from "./server/request-context.js";
 import { createSseRoute, SSE_PATH } from "./server/sse/sse-route.js";
 import { createAccountServices } from "./services/account.js";
 import { createAttachmentFileAccess } from "./services/attachment-file-access.js";
+import { createAttachmentService } from "./services/attachment-service.js";
 import { createInstanceService } from "./services/instance-service.js";
 import { openLiveEventHub, type LiveEventHub } from "./services/live-events.js";
 import { createMemoEventBus, type MemoEventBus } from "./services/memo-events.js";
@@ -145,7 +148,18 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
           logger,
         }),
       ),
-      registration(AttachmentService, {}),
+      registration(
+        AttachmentService,
+        createAttachmentService({
+          db: database.db,
+          users: accounts.instanceSettings.users,
+          settings: accounts.instanceSettings.values,
+          readAccessMode,
+          blobs,
+          ...(config.instanceUrl === undefined ? {} : { instanceUrl: config.instanceUrl }),
+          logger,
+        }),
+      ),
       registration(IdentityProviderService, webApp.identityProviderService),
       registration(MemoViewService, webApp.memoViewService),
     ];
@@ -162,9 +176,11 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes, openApi: { version: VERSION }, logger });
     const files = createFileRoute({
       ...createAttachmentFileAccess({ attachments: createAttachmentRepository(database.db), users: createUserRepository(database.db), readAccessMode }),
-      // Bearer only for now: the refresh-cookie check (spec §5.2 step 5) plugs in as `refreshCookie`
-      // once src/auth exports a non-rotating verifier.
-      resolveIdentity: createFileIdentityResolver({ bearer: resolver }),
+      // Bearer first, else the `memos_refresh` cookie checked without spending it (spec §5.2 step 5).
+      resolveIdentity: createFileIdentityResolver({
+        bearer: resolver,
+        refreshCookie: createRefreshTokenChecker({ key: await hmacKey(await loadInstanceSecret(settings)), db: database.db }),
+      }),
       blobs,
       thumbnails: createThumbnailer({ blobs, logger }),
       logger,
