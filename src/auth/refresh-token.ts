@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Db } from "../store/database.js";
 import type { RefreshTokenRepository } from "../store/refresh-token-repository.js";
 import { signJwt, verifyJwt, type JwtKey } from "./jwt.js";
 
@@ -87,5 +88,36 @@ export function createRefreshSessions(deps: {
       if (parsed === undefined || parsed.userId !== userId) return false;
       return (await deps.tokens.revokeFamilyOf(parsed.tid, userId, nowSeconds())) > 0;
     },
+  };
+}
+
+/**
+ * Checks a refresh token without spending it (the file server's `memos_refresh` cookie, spec §5.2
+ * step 5, so `<img>` tags work): the JWT must verify and its row must be live — not revoked, not
+ * rotated (a stale cookie is anonymous), not expired — and its user NORMAL. One query. Answers
+ * the user id, or `undefined` for any failure.
+ */
+export function createRefreshTokenChecker(deps: {
+  key: JwtKey;
+  db: Db;
+  clock?: () => number;
+}): (token: string) => Promise<{ userId: number } | undefined> {
+  const clock = deps.clock ?? Date.now;
+  return async (token) => {
+    const now = Math.floor(clock() / 1000);
+    const claims = await verifyJwt(deps.key, token, { audience: REFRESH_TOKEN_AUDIENCE, type: "refresh", now });
+    if (claims === undefined || typeof claims.tid !== "string" || !UUID.test(claims.tid)) return undefined;
+    const row = await deps.db
+      .selectFrom("refresh_token as t")
+      .innerJoin("user as u", "u.id", "t.user_id")
+      .select("u.id")
+      .where("t.id", "=", claims.tid)
+      .where("t.user_id", "=", claims.userId)
+      .where("t.revoked_ts", "is", null)
+      .where("t.rotated_to", "is", null)
+      .where("t.expires_ts", ">", now)
+      .where("u.row_status", "=", "NORMAL")
+      .executeTakeFirst();
+    return row === undefined ? undefined : { userId: row.id };
   };
 }
