@@ -12,5 +12,9 @@ export default {
     ],
   },
   testTimeout: 30000,
+  // Every test file runs in a worker process (never in band), and a worker that has grown past
+  // the limit (PGlite instances are large) is replaced after its file, so memory stays bounded.
+  maxWorkers: 2,
+  workerIdleMemoryLimit: "1GB",
   reporters: ["default", "<rootDir>/scripts/summary-reporter.cjs"],
 };
