@@ -25,6 +25,7 @@ import { ATTACHMENT_FILE_PREFIX, createFileRoute } from "./server/files/file-ser
 import { createFileIdentityResolver } from "./server/files/file-identity.js";
 import { createFrontendRoute } from "./server/frontend/frontend-route.js";
 import { answerNotFound, createHealthRoute, type NodeHandler } from "./server/http-handler.js";
+import { createAttachmentUploadRoute } from "./server/rest/attachment-upload.js";
 import { createRestHandler } from "./server/rest/rest-handler.js";
 import { createAuthInterceptor } from "./server/interceptors/auth.js";
 import { createLoggingInterceptor } from "./server/interceptors/logging.js";
@@ -174,6 +175,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       logger,
     });
     const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes, openApi: { version: VERSION }, logger });
+    const upload = createAttachmentUploadRoute({ services, interceptors, blobs, logger });
     const files = createFileRoute({
       ...createAttachmentFileAccess({ attachments: createAttachmentRepository(database.db), users: createUserRepository(database.db), readAccessMode }),
       // Bearer first, else the `memos_refresh` cookie checked without spending it (spec §5.2 step 5).
@@ -211,6 +213,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
         void health(req, res).then((done) => done || answerNotFound(req, res));
         return;
       }
+      if (upload(req, res)) return;
       void rest(req, res)
         .then((done) => done || (frontend !== undefined && frontend(req, res)))
         .then((done) => done || answerNotFound(req, res));

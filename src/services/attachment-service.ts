@@ -138,7 +138,9 @@ export function createAttachmentService(deps: AttachmentServiceDeps): Partial<Se
 
   /** A fresh blob key from the path template (spec §4.8); `_<suffix>` before the extension if taken. */
   const newBlobKey = async (template: string, filename: string, suffix: string): Promise<string> => {
-    const values = { filename: storageSafeFilename(filename), now: new Date(clock()) };
+    // A name that fails the filename rules (a streamed part's own name, checked later) never shapes a key.
+    const usable = checkAttachmentFilename(filename) === undefined ? filename : "file";
+    const values = { filename: storageSafeFilename(usable), now: new Date(clock()) };
     let key = renderStoragePath(template, values).replace(/^(\.\/)+/, "");
     try {
       assertValidBlobKey(key);
