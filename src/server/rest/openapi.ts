@@ -171,6 +171,42 @@ export function createOpenApiDocument(routes: readonly RestRoute[], options: Ope
     operation.security = access === "protected" ? [{ bearerAuth: [] }] : [{}, { bearerAuth: [] }];
     (paths[path] ??= {})[route.httpMethod.toLowerCase()] = operation;
   }
+  const createAttachment = routes.find((r) => r.service.typeName === "memos.api.v1.AttachmentService" && r.method.name === "CreateAttachment");
+  if (createAttachment !== undefined) {
+    // Served by src/server/rest/attachment-upload.ts, beside the transcoded routes.
+    paths["/api/v1/attachments:upload"] = {
+      post: {
+        operationId: "AttachmentService_UploadAttachment",
+        tags: [createAttachment.service.name],
+        description:
+          "CreateAttachment with the bytes streamed as multipart/form-data instead of inline base64 (never buffered; the upload size limit applies while streaming: 413). Same auth rules and response as POST /api/v1/attachments.",
+        requestBody: {
+          required: true,
+          content: {
+            "multipart/form-data": {
+              schema: {
+                type: "object",
+                required: ["file"],
+                properties: {
+                  file: { type: "string", format: "binary", description: "The bytes; the part's filename and Content-Type are fallbacks." },
+                  filename: { type: "string" },
+                  type: { type: "string", description: "MIME type; guessed from the filename or content when absent." },
+                  memo: { type: "string", description: "memos/{memo}: link at creation (caller's own memo)." },
+                  attachmentId: { type: "string" },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          "200": { description: "OK", content: { "application/json": { schema: messageRef(createAttachment.method.output) } } },
+          "413": { description: "Larger than the upload size limit", content: { "application/json": { schema: { $ref: `#/components/schemas/${STATUS_SCHEMA}` } } } },
+          default: { description: "An error", content: { "application/json": { schema: { $ref: `#/components/schemas/${STATUS_SCHEMA}` } } } },
+        },
+        security: [{ bearerAuth: [] }],
+      },
+    };
+  }
   if (options.documentPath !== undefined) {
     paths[options.documentPath] = {
       get: {
