@@ -2,7 +2,7 @@
 // MemoService figures beside their baselines, from one run:
 //  1. keyset paging on 100,000 memos (Postgres): ListMemos page 1000 vs page 1 latency (target
 //     <= 1.3x), for the explore order and the home order, with an offset-token page 1000 beside;
-//  2. GetMemo over Connect vs a bare node:http + pg handler running the same six statements and
+//  2. GetMemo over Connect vs a bare node:http + pg handler running the same three statements and
 //     answering the same JSON (target >= 0.6x its requests/s);
 //  3. CreateMemo/s and ListMemos/s (50 per page, tag filter) on Postgres and on PGlite.
 // The data set is seeded with INSERT ... SELECT generate_series before each server starts.
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
       ["server", "req/s", "p50 ms", "p99 ms", "note"],
       [
         ["memos-connect", o!.rps, o!.p50, o!.p99, `${getRatio.toFixed(2)}x bare (target >= 0.6x): ${getRatio >= 0.6 ? "met" : "NOT met"}`],
-        ["bare node:http + pg (same 6 statements, same JSON)", b!.rps, b!.p50, b!.p99, ""],
+        ["bare node:http + pg (same 3 statements, same JSON)", b!.rps, b!.p50, b!.p99, ""],
       ],
     );
 

@@ -1,7 +1,7 @@
 // Baseline for GetMemo: a bare node:http handler on node-postgres that does what our GetMemo does
-// for a signed-in caller (verify the HS256 access token, the same six SQL statements: the caller's
-// row for the auth gate and again for the service, the memo with creator and comment parent,
-// attachments, relations with snippets, reactions) and answers the same Connect JSON.
+// for a signed-in caller (verify the HS256 access token, the same three SQL statements: the
+// caller's row for the auth gate and again for the service, then the memo with its creator,
+// comment parent, attachments, reactions and relations) and answers the same Connect JSON.
 //   MEMOS_PORT, BARE_DSN, BARE_SECRET (the instance secret that signs access tokens)
 import http from "node:http";
 import { jwtVerify } from "jose";
@@ -15,10 +15,8 @@ const pool = new pg.Pool({
 const key = new TextEncoder().encode(process.env.BARE_SECRET);
 
 const USER = `select * from "user" where "id" = $1`;
-const MEMO = `select "memo"."id", "memo"."uid", "memo"."creator_id", "memo"."created_ts", "memo"."updated_ts", "memo"."row_status", "memo"."content", "memo"."visibility", "memo"."pinned", "memo"."payload", "creator"."username" as "creator_username", "parent"."id" as "parent_id", "parent"."uid" as "parent_uid", "parent"."creator_id" as "parent_creator_id", "parent"."visibility" as "parent_visibility", "parent"."row_status" as "parent_row_status" from "memo" left join "user" as "creator" on "creator"."id" = "memo"."creator_id" left join "memo_relation" as "cr" on "cr"."memo_id" = "memo"."id" and "cr"."type" = $1 left join "memo" as "parent" on "parent"."id" = "cr"."related_memo_id" where "memo"."uid" = $2 limit $3`;
-const ATTACHMENTS = `select "a"."id", "a"."uid", "a"."creator_id", "a"."created_ts", "a"."updated_ts", "a"."filename", "a"."type", "a"."size", "a"."memo_id", "a"."storage_type", "a"."reference", "a"."payload" from "attachment" as "a" where "a"."memo_id" in ($1) order by "a"."updated_ts" desc, "a"."id" desc`;
-const RELATIONS = `select "r"."memo_id", "m"."uid" as "memo_uid", "r"."related_memo_id", "rm"."uid" as "related_uid", "r"."type", "m"."payload" as "memo_payload", "m"."content" as "memo_content", "rm"."payload" as "related_payload", "rm"."content" as "related_content" from "memo_relation" as "r" inner join "memo" as "m" on "m"."id" = "r"."memo_id" inner join "memo" as "rm" on "rm"."id" = "r"."related_memo_id" where ("r"."memo_id" in ($1) or "r"."related_memo_id" in ($2)) and ("m"."creator_id" = $3 OR "m"."visibility" IN ('PUBLIC', 'PROTECTED')) and ("rm"."creator_id" = $4 OR "rm"."visibility" IN ('PUBLIC', 'PROTECTED')) order by "r"."memo_id", "r"."related_memo_id", "r"."type"`;
-const REACTIONS = `select "reaction".*, "user"."username" as "creator_username" from "reaction" inner join "user" on "user"."id" = "reaction"."creator_id" where "reaction"."memo_id" in ($1) order by "reaction"."id"`;
+// The memo with its attachments, reactions and relations (with snippets): our statement, verbatim.
+const MEMO = `select "memo"."id", "memo"."uid", "memo"."creator_id", "memo"."created_ts", "memo"."updated_ts", "memo"."row_status", "memo"."content", "memo"."visibility", "memo"."pinned", "memo"."payload", "creator"."username" as "creator_username", "parent"."id" as "parent_id", "parent"."uid" as "parent_uid", "parent"."creator_id" as "parent_creator_id", "parent"."visibility" as "parent_visibility", "parent"."row_status" as "parent_row_status", (SELECT coalesce(json_agg(json_build_object( 'id', a.id, 'uid', a.uid, 'creator_id', a.creator_id, 'created_ts', a.created_ts, 'updated_ts', a.updated_ts, 'filename', a.filename, 'type', a.type, 'size', a.size, 'memo_id', a.memo_id, 'storage_type', a.storage_type, 'reference', a.reference, 'payload', a.payload) ORDER BY a.updated_ts DESC, a.id DESC), '[]'::json) FROM attachment a WHERE a.memo_id = memo.id) as "attachments", (SELECT coalesce(json_agg(json_build_object( 'id', r.id, 'created_ts', r.created_ts, 'creator_id', r.creator_id, 'memo_id', r.memo_id, 'reaction_type', r.reaction_type, 'creator_username', u.username) ORDER BY r.id), '[]'::json) FROM reaction r JOIN "user" u ON u.id = r.creator_id WHERE r.memo_id = memo.id) as "reactions", (SELECT coalesce(json_agg(json_build_object( 'memo_id', memo.id, 'memo_uid', memo.uid, 'related_memo_id', x.id, 'related_uid', x.uid, 'type', r.type , 'memo_payload', json_build_object('snippet', "memo"."payload"->'snippet'), 'memo_content', CASE WHEN "memo"."payload"->'snippet' IS NULL THEN "memo"."content" ELSE '' END , 'related_payload', json_build_object('snippet', "x"."payload"->'snippet'), 'related_content', CASE WHEN "x"."payload"->'snippet' IS NULL THEN "x"."content" ELSE '' END) ORDER BY r.related_memo_id, r.type), '[]'::json) FROM memo_relation r JOIN memo x ON x.id = r.related_memo_id WHERE r.memo_id = memo.id AND ("memo"."creator_id" = $1 OR "memo"."visibility" IN ('PUBLIC', 'PROTECTED')) AND ("x"."creator_id" = $2 OR "x"."visibility" IN ('PUBLIC', 'PROTECTED'))) as "relations_out", (SELECT coalesce(json_agg(json_build_object( 'memo_id', x.id, 'memo_uid', x.uid, 'related_memo_id', memo.id, 'related_uid', memo.uid, 'type', r.type , 'memo_payload', json_build_object('snippet', "x"."payload"->'snippet'), 'memo_content', CASE WHEN "x"."payload"->'snippet' IS NULL THEN "x"."content" ELSE '' END , 'related_payload', json_build_object('snippet', "memo"."payload"->'snippet'), 'related_content', CASE WHEN "memo"."payload"->'snippet' IS NULL THEN "memo"."content" ELSE '' END) ORDER BY r.memo_id, r.type), '[]'::json) FROM memo_relation r JOIN memo x ON x.id = r.memo_id WHERE r.related_memo_id = memo.id AND r.memo_id <> memo.id AND ("memo"."creator_id" = $3 OR "memo"."visibility" IN ('PUBLIC', 'PROTECTED')) AND ("x"."creator_id" = $4 OR "x"."visibility" IN ('PUBLIC', 'PROTECTED'))) as "relations_in" from "memo" left join "user" as "creator" on "creator"."id" = "memo"."creator_id" left join "memo_relation" as "cr" on "cr"."memo_id" = "memo"."id" and "cr"."type" = $5 left join "memo" as "parent" on "parent"."id" = "cr"."related_memo_id" where "memo"."uid" = $6 limit $7`;
 
 const time = (seconds: number) => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 type Row = Record<string, any>;
@@ -38,15 +36,13 @@ async function getMemo(authorization: string | undefined, name: string): Promise
   if (gate === undefined) return [401, "unauthenticated", "authentication required"];
   const caller = (await pool.query(USER, [userId])).rows[0] as Row;
   const uid = name.startsWith("memos/") ? name.slice(6) : "";
-  const memo = (await pool.query(MEMO, ["COMMENT", uid, 1])).rows[0] as Row | undefined;
+  const memo = (await pool.query(MEMO, [caller.id, caller.id, caller.id, caller.id, "COMMENT", uid, 1])).rows[0] as Row | undefined;
   if (memo === undefined) return [404, "not_found", "memo not found"];
   const visibility = memo.parent_id !== null ? memo.parent_visibility : memo.visibility;
   if (visibility === "PRIVATE" && memo.creator_id !== caller.id) return [403, "permission_denied", "permission denied"];
-  const [attachments, relations, reactions] = await Promise.all([
-    pool.query(ATTACHMENTS, [memo.id]),
-    pool.query(RELATIONS, [memo.id, memo.id, caller.id, caller.id]),
-    pool.query(REACTIONS, [memo.id]),
-  ]);
+  const attachments = memo.attachments as Row[];
+  const reactions = memo.reactions as Row[];
+  const relations = [...(memo.relations_out as Row[]), ...(memo.relations_in as Row[])];
   const p = memo.payload as Row;
   const property: Row = {};
   for (const k of ["hasLink", "hasTaskList", "hasCode", "hasIncompleteTasks"]) if (p.property?.[k] === true) property[k] = true;
@@ -56,8 +52,6 @@ async function getMemo(authorization: string | undefined, name: string): Promise
     relatedMemo: { name: `memos/${r.related_uid}`, ...(r.related_payload?.snippet ? { snippet: r.related_payload.snippet } : {}) },
     type: r.type === "COMMENT" ? "COMMENT" : "REFERENCE",
   });
-  const outgoing = relations.rows.filter((r) => r.memo_id === memo.id);
-  const incoming = relations.rows.filter((r) => r.related_memo_id === memo.id && r.memo_id !== memo.id);
   const out: Row = {
     name: `memos/${memo.uid}`,
     state: memo.row_status === "ARCHIVED" ? "ARCHIVED" : "NORMAL",
@@ -68,9 +62,9 @@ async function getMemo(authorization: string | undefined, name: string): Promise
     visibility,
     ...(p.tags?.length ? { tags: p.tags } : {}),
     ...(memo.pinned ? { pinned: true } : {}),
-    ...(attachments.rows.length
+    ...(attachments.length
       ? {
-          attachments: attachments.rows.map((a) => ({
+          attachments: attachments.map((a) => ({
             name: `attachments/${a.uid}`,
             createTime: time(a.created_ts),
             filename: a.filename,
@@ -81,10 +75,10 @@ async function getMemo(authorization: string | undefined, name: string): Promise
           })),
         }
       : {}),
-    ...(outgoing.length + incoming.length ? { relations: [...outgoing, ...incoming].map(relation) } : {}),
-    ...(reactions.rows.length
+    ...(relations.length ? { relations: relations.map(relation) } : {}),
+    ...(reactions.length
       ? {
-          reactions: reactions.rows.map((r) => ({
+          reactions: reactions.map((r) => ({
             name: `memos/${memo.uid}/reactions/${r.id}`,
             creator: `users/${r.creator_username}`,
             reactionType: r.reaction_type,

@@ -16,9 +16,8 @@ import {
   type Reaction,
 } from "../../gen/memos/api/v1/memo_service_pb.js";
 import { readMemoPayload, snippetOf } from "../domain/memo-payload.js";
-import type { AttachmentRepository } from "../store/attachment-repository.js";
-import type { MemoRecord, MemoRepository, MemoScope, RelationRecord } from "../store/memo-repository.js";
-import type { ReactionRecord, ReactionRepository } from "../store/reaction-repository.js";
+import type { MemoRecord, MemoWithParts, RelationRecord } from "../store/memo-repository.js";
+import type { ReactionRecord } from "../store/reaction-repository.js";
 import { toAttachmentMessage } from "./attachment-message.js";
 
 /** Stored visibility text -> enum; anything unknown reads as PRIVATE (the safe side). */
@@ -75,7 +74,7 @@ export function relationsOfMemo(memoId: number, rows: readonly RelationRecord[])
 }
 
 /** What a memo message carries besides its row. */
-export interface MemoParts {
+export interface MemoMessageParts {
   readonly attachments: readonly Attachment[];
   readonly relations: readonly MemoRelation[];
   readonly reactions: readonly Reaction[];
@@ -86,7 +85,7 @@ export interface MemoParts {
  * payload, a comment's visibility shown as its parent's and its `parent` set. `withParent: false`
  * leaves `parent` out (GetSharedMemo).
  */
-export function toMemoMessage(record: MemoRecord, parts: MemoParts, options: { withParent?: boolean } = {}): Memo {
+export function toMemoMessage(record: MemoRecord, parts: MemoMessageParts, options: { withParent?: boolean } = {}): Memo {
   const payload = readMemoPayload(record.payload, record.content);
   const isComment = record.parent_id !== null;
   return create(MemoSchema, {
@@ -109,66 +108,18 @@ export function toMemoMessage(record: MemoRecord, parts: MemoParts, options: { w
   });
 }
 
-/** Options of {@link MemoHydrator.toMessages}. */
-export interface HydrateOptions {
-  /** Relations are limited to those whose both endpoints this viewer may see. */
-  readonly scope: MemoScope;
-  /** Relations at all (GetSharedMemo has none). Default true. */
-  readonly relations?: boolean;
-  /** Fill relation snippets (Get/Create/Update responses, not lists). Default false. */
-  readonly relationSnippets?: boolean;
-  /** Set `parent` on comments. Default true. */
-  readonly withParent?: boolean;
-}
-
-/** Turns memo records into full messages with a constant number of queries. */
-export interface MemoHydrator {
-  /**
-   * Messages for `records`, in order. Attachments, relations and reactions of all of them are
-   * read with one query each (run concurrently), whatever the number of memos.
-   */
-  toMessages(records: readonly MemoRecord[], options: HydrateOptions): Promise<Memo[]>;
-}
-
-export function createMemoHydrator(deps: {
-  memos: MemoRepository;
-  attachments: AttachmentRepository;
-  reactions: ReactionRepository;
-}): MemoHydrator {
-  return {
-    async toMessages(records, options) {
-      if (records.length === 0) return [];
-      const ids = records.map((r) => r.id);
-      const [attachmentRows, relationRows, reactionRows] = await Promise.all([
-        deps.attachments.listByMemoIds(ids),
-        options.relations === false ? Promise.resolve([]) : deps.memos.relationsOf(ids, options.scope, options.relationSnippets === true),
-        deps.reactions.listForMemos(ids),
-      ]);
-      const uidOf = new Map(records.map((r) => [r.id, r.uid]));
-      const attachmentsBy = groupBy(attachmentRows, (a) => a.memo_id!, (a) => toAttachmentMessage(a, uidOf.get(a.memo_id!)));
-      const reactionsBy = groupBy(reactionRows, (r) => r.memo_id, (r) => toReactionMessage(r, uidOf.get(r.memo_id)!));
-      return records.map((record) =>
-        toMemoMessage(
-          record,
-          {
-            attachments: attachmentsBy.get(record.id) ?? [],
-            relations: relationsOfMemo(record.id, relationRows).map(toRelationMessage),
-            reactions: reactionsBy.get(record.id) ?? [],
-          },
-          { withParent: options.withParent !== false },
-        ),
-      );
+/**
+ * The full message of a memo read with its parts (`MemoRepository` reads them in the same
+ * statement), so no query happens here. `withParent: false` leaves `parent` out.
+ */
+export function toFullMemoMessage(record: MemoWithParts, options: { withParent?: boolean } = {}): Memo {
+  return toMemoMessage(
+    record,
+    {
+      attachments: record.attachments.map((a) => toAttachmentMessage(a, record.uid)),
+      relations: record.relations.map(toRelationMessage),
+      reactions: record.reactions.map((r) => toReactionMessage(r, record.uid)),
     },
-  };
-}
-
-function groupBy<T, V>(rows: readonly T[], key: (row: T) => number, value: (row: T) => V): Map<number, V[]> {
-  const out = new Map<number, V[]>();
-  for (const row of rows) {
-    const k = key(row);
-    let list = out.get(k);
-    if (list === undefined) out.set(k, (list = []));
-    list.push(value(row));
-  }
-  return out;
+    options,
+  );
 }

@@ -35,7 +35,7 @@ import { derivedPrefix } from "../media/thumbnail.js";
 import { createAttachmentRepository, type AttachmentMetaRow, type AttachmentRepository } from "../store/attachment-repository.js";
 import type { Db } from "../store/database.js";
 import { createInboxRepository } from "../store/inbox-repository.js";
-import { createMemoRepository, type MemoPatch, type MemoRecord, type MemoRepository, type MemoScope } from "../store/memo-repository.js";
+import { createMemoRepository, type MemoPatch, type MemoRecord, type MemoRepository, type MemoScope, type PartsOptions } from "../store/memo-repository.js";
 import { createMemoShareRepository, type MemoShareRepository, type MemoShareRow } from "../store/memo-share-repository.js";
 import { createReactionRepository, type ReactionRepository } from "../store/reaction-repository.js";
 import { isUniqueViolation, type UserRepository, type UserRow } from "../store/user-repository.js";
@@ -44,7 +44,7 @@ import { toAttachmentMessage } from "./attachment-message.js";
 import { loadCaller } from "./caller.js";
 import type { InstanceSettings } from "./instance-settings.js";
 import type { MemoEvents } from "./memo-events.js";
-import { createMemoHydrator, effectiveVisibility, relationsOfMemo, storedVisibility, toReactionMessage, toRelationMessage } from "./memo-message.js";
+import { effectiveVisibility, relationsOfMemo, storedVisibility, toFullMemoMessage, toReactionMessage, toRelationMessage } from "./memo-message.js";
 
 /** What MemoService needs from the rest of the server. */
 export interface MemoServiceDeps {
@@ -84,7 +84,6 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
   const attachments = createAttachmentRepository(deps.db);
   const reactions = createReactionRepository(deps.db);
   const shares = createMemoShareRepository(deps.db);
-  const hydrator = createMemoHydrator({ memos, attachments, reactions });
 
   const requireCaller = async (ctx: HandlerContext): Promise<UserRow> => {
     const caller = await loadCaller(ctx, deps.users);
@@ -114,10 +113,9 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
 
   /** The full message of one memo, fresh from the database, relation snippets filled. */
   const readMemoMessage = async (uid: string, caller: UserRow | undefined): Promise<Memo> => {
-    const record = await memos.findByUid(uid);
+    const record = await memos.findByUid(uid, fullParts(caller));
     if (record === undefined) throw new ConnectError(MEMO_NOT_FOUND, Code.NotFound);
-    const [memo] = await hydrator.toMessages([record], { scope: scopeOf(caller), relationSnippets: true });
-    return memo!;
+    return toFullMemoMessage(record);
   };
 
   /** Deletes stored bytes and thumbnails of attachments whose rows are gone (after commit). */
@@ -168,7 +166,10 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
     const relationUids = prepareRelationUids(input.relations, uid);
     const now = nowSeconds();
 
-    await deps.db.transaction().execute(async (trx) => {
+    // A memo without attachments, relations or parent is one INSERT: no transaction needed.
+    const simple = attachmentUids.length === 0 && relationUids.length === 0 && parent === undefined;
+    const run = (write: (db: Db) => Promise<void>) => (simple ? write(deps.db) : deps.db.transaction().execute(write));
+    await run(async (trx) => {
       const tx = repositoriesOf(trx);
       const relatedIds = await resolveRelatedIds(tx.memos, relationUids);
       const found = await factsByUid(tx.attachments, attachmentUids);
@@ -184,8 +185,9 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
           content: input.content,
           visibility,
           payload,
-          ...(createdTs === undefined ? {} : { created_ts: createdTs }),
-          ...(updatedTs === undefined ? {} : { updated_ts: updatedTs }),
+          // The app's clock, not the column default (which rounds where the app truncates).
+          created_ts: createdTs ?? now,
+          updated_ts: updatedTs ?? now,
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConnectError(`memo with ID ${JSON.stringify(uid)} already exists`, Code.AlreadyExists);
@@ -227,12 +229,14 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
     },
 
     async getMemo(req, ctx) {
-      const record = await memoByName(req.name);
+      const uid = memoUidOf(req.name);
       const caller = await loadCaller(ctx, deps.users);
+      // One statement: the memo with its parts (wasted only when the read check then fails).
+      const record = await memos.findByUid(uid, fullParts(caller));
+      if (record === undefined) throw new ConnectError(MEMO_NOT_FOUND, Code.NotFound);
       await checkRead(record, caller);
       if (record.creator_username === null) throw new ConnectError("memo creator not found", Code.NotFound);
-      const [memo] = await hydrator.toMessages([record], { scope: scopeOf(caller), relationSnippets: true });
-      return memo!;
+      return toFullMemoMessage(record);
     },
 
     async listMemos(req, ctx) {
@@ -251,11 +255,11 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
         ...("cursor" in page && page.cursor !== undefined ? { after: domainCall(() => keysetAfter(order, page.cursor as Array<boolean | number>)) } : {}),
         ...("offset" in page ? { offset: page.offset } : {}),
         limit: page.limit + 1,
-      });
+      }, listParts(caller));
       const more = rows.length > page.limit;
       const shown = rows.slice(0, page.limit);
       return create(ListMemosResponseSchema, {
-        memos: await hydrator.toMessages(shown, { scope: scopeOf(caller) }),
+        memos: shown.map((record) => toFullMemoMessage(record)),
         nextPageToken: more ? deps.pageTokens.encode(sortValuesOf(order, shown[shown.length - 1]!), query) : "",
       });
     },
@@ -457,14 +461,14 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
         ...(typeof beforeId === "number" ? { beforeId } : {}),
         ...("offset" in page ? { offset: page.offset } : {}),
         limit: page.limit + 1,
-      });
+      }, listParts(caller));
       const more = rows.length > page.limit;
       const shown = rows.slice(0, page.limit);
       const last = shown[shown.length - 1];
       // Paged by comment id (newest first); within a page ordered by creation time (spec §6.11).
       const ordered = [...shown].sort((a, b) => Number(b.created_ts) - Number(a.created_ts) || b.id - a.id);
       return create(ListMemoCommentsResponseSchema, {
-        memos: await hydrator.toMessages(ordered, { scope: scopeOf(caller) }),
+        memos: ordered.map((record) => toFullMemoMessage(record)),
         nextPageToken: more && last !== undefined ? deps.pageTokens.encode([last.id], query) : "",
       });
     },
@@ -559,10 +563,9 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
       if (req.shareToken === "") throw notFound();
       const share = await shares.findByToken(req.shareToken);
       if (share === undefined || (share.expires_ts !== null && Number(share.expires_ts) <= nowSeconds())) throw notFound();
-      const record = await memos.findById(share.memo_id);
+      const record = await memos.findById(share.memo_id, { scope: { kind: "public" }, relations: false, snippets: false });
       if (record === undefined || record.row_status !== "NORMAL" || record.parent_id !== null || record.creator_username === null) throw notFound();
-      const [memo] = await hydrator.toMessages([record], { scope: { kind: "public" }, relations: false, withParent: false });
-      return memo!;
+      return toFullMemoMessage(record, { withParent: false });
     },
   };
 
@@ -670,6 +673,16 @@ function locationOf(location: Memo["location"]): MemoLocation | undefined {
 
 function scopeOf(caller: UserRow | undefined): MemoScope {
   return caller === undefined ? { kind: "public" } : { kind: "viewer", userId: caller.id };
+}
+
+/** Parts of a single memo response: relations with snippets (spec §6.2). */
+function fullParts(caller: UserRow | undefined): PartsOptions {
+  return { scope: scopeOf(caller), relations: true, snippets: true };
+}
+
+/** Parts of memos in lists: relations without snippets (spec §6.2). */
+function listParts(caller: UserRow | undefined): PartsOptions {
+  return { scope: scopeOf(caller), relations: true, snippets: false };
 }
 
 function viewerOfRow(caller: UserRow | undefined): Viewer | undefined {

@@ -1,5 +1,7 @@
-import { sql, type Expression, type Selectable, type SqlBool } from "kysely";
+import { sql, type AliasedRawBuilder, type Expression, type Selectable, type SqlBool } from "kysely";
+import type { AttachmentMetaRow } from "./attachment-repository.js";
 import type { Db } from "./database.js";
+import type { ReactionRecord } from "./reaction-repository.js";
 import type { MemoTable } from "./schema.js";
 
 /** A memo row as stored. `payload` is the parsed JSONB object. */
@@ -78,23 +80,51 @@ export interface RelationRecord {
   readonly related_content?: string;
 }
 
+/** What a memo message carries besides its row (spec §6.2), read in the same statement as the memo. */
+export interface MemoParts {
+  /** By `updated_ts` descending, then id descending. */
+  readonly attachments: AttachmentMetaRow[];
+  /** Outgoing (by related memo, type), then incoming (by source memo, type); both ends in scope. */
+  readonly relations: RelationRecord[];
+  /** By id; reactions whose creator is gone are left out. */
+  readonly reactions: ReactionRecord[];
+}
+
+/** A memo record with its parts. */
+export type MemoWithParts = MemoRecord & MemoParts;
+
+/** Which parts to read along with memos. */
+export interface PartsOptions {
+  /** Relations are limited to those whose both ends this viewer may see. */
+  readonly scope: MemoScope;
+  /** Read relations at all (GetSharedMemo has none). */
+  readonly relations: boolean;
+  /** Carry what relation snippets need (Get/Create/Update responses; lists leave them empty). */
+  readonly snippets: boolean;
+}
+
 /** Queries over `memo` and `memo_relation`. */
 export interface MemoRepository {
   /** The memo with `uid`, with creator username and comment parent. */
   findByUid(uid: string): Promise<MemoRecord | undefined>;
-  /** Same, locking the memo row until the transaction ends (call on a transaction). */
+  /** The same plus its parts, in one statement. */
+  findByUid(uid: string, parts: PartsOptions): Promise<MemoWithParts | undefined>;
+  /** Same as {@link findByUid}, locking the memo row until the transaction ends (call on a transaction). */
   findByUidForUpdate(uid: string): Promise<MemoRecord | undefined>;
-  /** The memo with row id `id`, as {@link findByUid}. */
-  findById(id: number): Promise<MemoRecord | undefined>;
+  /** The memo with row id `id` and its parts, in one statement. */
+  findById(id: number, parts: PartsOptions): Promise<MemoWithParts | undefined>;
   /** `uid -> id` for the memos that exist among `uids`. */
   idsByUids(uids: readonly string[]): Promise<Map<string, number>>;
-  /** One page of memos with creator usernames (memos whose creator is gone are skipped). */
-  list(query: MemoListQuery): Promise<MemoRecord[]>;
+  /**
+   * One page of memos with creator usernames (memos whose creator is gone are skipped) and their
+   * parts: one statement for the whole page.
+   */
+  list(query: MemoListQuery, parts: PartsOptions): Promise<MemoWithParts[]>;
   /**
    * One page of the NORMAL comments of `parentId` whose creator exists, by comment id
    * descending, starting below `beforeId` or at `offset`.
    */
-  listComments(parentId: number, page: { beforeId?: number; offset?: number; limit: number }): Promise<MemoRecord[]>;
+  listComments(parentId: number, page: { beforeId?: number; offset?: number; limit: number }, parts: PartsOptions): Promise<MemoWithParts[]>;
   /** Inserts a memo; a taken uid raises a unique violation. */
   insert(memo: NewMemo): Promise<MemoRow>;
   update(id: number, patch: MemoPatch): Promise<void>;
@@ -149,8 +179,58 @@ const NO_PARENT = {
   parent_row_status: null,
 } as const;
 
+/**
+ * The parts of the memo aliased `memo` in the enclosing query, as correlated JSON subqueries
+ * (each an index lookup per memo), so a memo or a page of memos is one statement.
+ */
+function partsColumns(parts: PartsOptions): Array<AliasedRawBuilder<unknown, string>> {
+  const outer = scopeCondition("memo", parts.scope);
+  const endpoint = (alias: string, prefix: string) =>
+    parts.snippets
+      ? sql`, ${sql.lit(`${prefix}_payload`)}, json_build_object('snippet', ${sql.ref(`${alias}.payload`)}->'snippet'),
+            ${sql.lit(`${prefix}_content`)}, CASE WHEN ${sql.ref(`${alias}.payload`)}->'snippet' IS NULL THEN ${sql.ref(`${alias}.content`)} ELSE '' END`
+      : sql``;
+  const columns: Array<AliasedRawBuilder<unknown, string>> = [
+    sql`(SELECT coalesce(json_agg(json_build_object(
+          'id', a.id, 'uid', a.uid, 'creator_id', a.creator_id, 'created_ts', a.created_ts, 'updated_ts', a.updated_ts,
+          'filename', a.filename, 'type', a.type, 'size', a.size, 'memo_id', a.memo_id, 'storage_type', a.storage_type,
+          'reference', a.reference, 'payload', a.payload) ORDER BY a.updated_ts DESC, a.id DESC), '[]'::json)
+        FROM attachment a WHERE a.memo_id = memo.id)`.as("attachments"),
+    sql`(SELECT coalesce(json_agg(json_build_object(
+          'id', r.id, 'created_ts', r.created_ts, 'creator_id', r.creator_id, 'memo_id', r.memo_id,
+          'reaction_type', r.reaction_type, 'creator_username', u.username) ORDER BY r.id), '[]'::json)
+        FROM reaction r JOIN "user" u ON u.id = r.creator_id WHERE r.memo_id = memo.id)`.as("reactions"),
+  ];
+  if (!parts.relations) return columns;
+  return [
+    ...columns,
+    sql`(SELECT coalesce(json_agg(json_build_object(
+          'memo_id', memo.id, 'memo_uid', memo.uid, 'related_memo_id', x.id, 'related_uid', x.uid, 'type', r.type
+          ${endpoint("memo", "memo")} ${endpoint("x", "related")}) ORDER BY r.related_memo_id, r.type), '[]'::json)
+        FROM memo_relation r JOIN memo x ON x.id = r.related_memo_id
+        WHERE r.memo_id = memo.id AND ${outer} AND ${scopeCondition("x", parts.scope)})`.as("relations_out"),
+    sql`(SELECT coalesce(json_agg(json_build_object(
+          'memo_id', x.id, 'memo_uid', x.uid, 'related_memo_id', memo.id, 'related_uid', memo.uid, 'type', r.type
+          ${endpoint("x", "memo")} ${endpoint("memo", "related")}) ORDER BY r.memo_id, r.type), '[]'::json)
+        FROM memo_relation r JOIN memo x ON x.id = r.memo_id
+        WHERE r.related_memo_id = memo.id AND r.memo_id <> memo.id AND ${outer} AND ${scopeCondition("x", parts.scope)})`.as("relations_in"),
+  ];
+}
+
+/** Folds the JSON part columns of a row into {@link MemoParts}. */
+function withParts<R extends object>(row: R): R & MemoParts {
+  const raw = row as R & { attachments?: AttachmentMetaRow[]; reactions?: ReactionRecord[]; relations_out?: RelationRecord[]; relations_in?: RelationRecord[] };
+  const { relations_out, relations_in, ...rest } = raw;
+  return {
+    ...(rest as R),
+    attachments: raw.attachments ?? [],
+    reactions: raw.reactions ?? [],
+    relations: [...(relations_out ?? []), ...(relations_in ?? [])],
+  };
+}
+
 export function createMemoRepository(db: Db): MemoRepository {
-  const findOne = (key: { uid: string } | { id: number }, lock: boolean) => {
+  const findOne = async (key: { uid: string } | { id: number }, lock: boolean, parts?: PartsOptions) => {
     let query = db
       .selectFrom("memo")
       .leftJoin("user as creator", "creator.id", "memo.creator_id")
@@ -168,13 +248,16 @@ export function createMemoRepository(db: Db): MemoRepository {
       .where((eb) => ("uid" in key ? eb("memo.uid", "=", key.uid) : eb("memo.id", "=", key.id)))
       .limit(1);
     if (lock) query = query.forUpdate("memo");
-    return query.executeTakeFirst() as Promise<MemoRecord | undefined>;
+    if (parts !== undefined) query = query.select(partsColumns(parts));
+    const row = await query.executeTakeFirst();
+    if (row === undefined) return undefined;
+    return parts === undefined ? (row as MemoRecord) : (withParts(row) as MemoWithParts);
   };
 
   return {
-    findByUid: (uid) => findOne({ uid }, false),
-    findByUidForUpdate: (uid) => findOne({ uid }, true),
-    findById: (id) => findOne({ id }, false),
+    findByUid: ((uid: string, parts?: PartsOptions) => findOne({ uid }, false, parts)) as MemoRepository["findByUid"],
+    findByUidForUpdate: (uid) => findOne({ uid }, true) as Promise<MemoRecord | undefined>,
+    findById: (id, parts) => findOne({ id }, false, parts) as Promise<MemoWithParts | undefined>,
 
     async idsByUids(uids) {
       if (uids.length === 0) return new Map();
@@ -182,8 +265,8 @@ export function createMemoRepository(db: Db): MemoRepository {
       return new Map(rows.map((r) => [r.uid, r.id]));
     },
 
-    async list(query) {
-      let q = db
+    async list(query, parts) {
+      let page = db
         .selectFrom("memo")
         .innerJoin("user as creator", "creator.id", "memo.creator_id")
         .select(MEMO_COLUMNS)
@@ -200,25 +283,40 @@ export function createMemoRepository(db: Db): MemoRepository {
           ),
         );
       if (query.rows.state === "ARCHIVED") {
-        q = q.where("memo.row_status", "=", "ARCHIVED").where("memo.creator_id", "=", query.rows.archivedOf);
+        page = page.where("memo.row_status", "=", "ARCHIVED").where("memo.creator_id", "=", query.rows.archivedOf);
       } else {
-        q = q.where("memo.row_status", "=", "NORMAL").where(scopeCondition("memo", query.rows.scope));
+        page = page.where("memo.row_status", "=", "NORMAL").where(scopeCondition("memo", query.rows.scope));
       }
-      q = q.where(query.filter);
-      if (query.after !== undefined) q = q.where(query.after);
-      for (const key of query.orderBy) q = q.orderBy(`memo.${key.column}`, key.direction);
-      q = q.limit(query.limit);
-      if (query.offset !== undefined && query.offset > 0) q = q.offset(query.offset);
+      page = page.where(query.filter);
+      if (query.after !== undefined) page = page.where(query.after);
+      for (const key of query.orderBy) page = page.orderBy(`memo.${key.column}`, key.direction);
+      page = page.limit(query.limit);
+      if (query.offset !== undefined && query.offset > 0) page = page.offset(query.offset);
+      // Parts are computed for the page's rows only: rows skipped by an OFFSET never pay for them.
+      let q = db.selectFrom(page.as("memo")).selectAll("memo").select(partsColumns(parts));
+      for (const key of query.orderBy) q = q.orderBy(sql.ref(`memo.${key.column}`), key.direction);
       const rows = await q.execute();
-      return rows.map((row) => ({ ...row, ...NO_PARENT }) as MemoRecord);
+      return rows.map((row) => withParts({ ...row, ...NO_PARENT }) as MemoWithParts);
     },
 
-    async listComments(parentId, page) {
-      let q = db
+    async listComments(parentId, page, parts) {
+      let ids = db
         .selectFrom("memo_relation as cr")
         .innerJoin("memo", "memo.id", "cr.memo_id")
         .innerJoin("user as creator", "creator.id", "memo.creator_id")
-        .innerJoin("memo as parent", "parent.id", "cr.related_memo_id")
+        .select("cr.memo_id as id")
+        .where("cr.related_memo_id", "=", parentId)
+        .where("cr.type", "=", "COMMENT")
+        .where("memo.row_status", "=", "NORMAL");
+      if (page.beforeId !== undefined) ids = ids.where("cr.memo_id", "<", page.beforeId);
+      ids = ids.orderBy("cr.memo_id", "desc").limit(page.limit);
+      if (page.offset !== undefined && page.offset > 0) ids = ids.offset(page.offset);
+      // The page is chosen first; its rows, creators, parent and parts are read for it only.
+      const rows = await db
+        .selectFrom(ids.as("page"))
+        .innerJoin("memo", "memo.id", "page.id")
+        .innerJoin("user as creator", "creator.id", "memo.creator_id")
+        .innerJoin("memo as parent", (join) => join.on("parent.id", "=", parentId))
         .select(MEMO_COLUMNS)
         .select([
           "creator.username as creator_username",
@@ -228,13 +326,10 @@ export function createMemoRepository(db: Db): MemoRepository {
           "parent.visibility as parent_visibility",
           "parent.row_status as parent_row_status",
         ])
-        .where("cr.related_memo_id", "=", parentId)
-        .where("cr.type", "=", "COMMENT")
-        .where("memo.row_status", "=", "NORMAL");
-      if (page.beforeId !== undefined) q = q.where("cr.memo_id", "<", page.beforeId);
-      q = q.orderBy("cr.memo_id", "desc").limit(page.limit);
-      if (page.offset !== undefined && page.offset > 0) q = q.offset(page.offset);
-      return (await q.execute()) as MemoRecord[];
+        .select(partsColumns(parts))
+        .orderBy("memo.id", "desc")
+        .execute();
+      return rows.map((row) => withParts(row) as MemoWithParts);
     },
 
     insert: (memo) => db.insertInto("memo").values(memo).returningAll().executeTakeFirstOrThrow(),
