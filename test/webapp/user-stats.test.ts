@@ -91,6 +91,12 @@ describe.each(DRIVERS)("user stats on %s", (driver) => {
   test("GetUserStats aggregates in one statement however many memos", async () => {
     const { alice } = await seed();
     for (let i = 0; i < 10; i++) await newMemo(alice, { content: `#n${i} more` });
+    // Let the memo-event listeners (live events, mentions) finish their own reads first.
+    await t.app.liveEvents.idle();
+    for (let seen = -1; seen !== queries.length; ) {
+      seen = queries.length;
+      await new Promise((r) => setTimeout(r, 150));
+    }
     const before = queries.length;
     await alice.users.getUserStats({ name: alice.name });
     const ran = queries.slice(before);
