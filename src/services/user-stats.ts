@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { Expression, SqlBool } from "kysely";
 import { State } from "../../gen/memos/api/v1/common_pb.js";
 import {
   ListAllUserStatsResponseSchema,
@@ -15,7 +16,6 @@ import { parseUserName } from "../domain/resource-name.js";
 import type { CreatorMemoStats, MemoStatsRepository } from "../store/memo-stats-repository.js";
 import type { UserRepository, UserRow } from "../store/user-repository.js";
 import { loadCaller } from "./caller.js";
-import { sql, type Expression, type SqlBool } from "kysely";
 
 /** What the stats RPCs need. */
 export interface UserStatsDeps {
@@ -25,8 +25,6 @@ export interface UserStatsDeps {
   /** Milliseconds since the epoch (the filter's `now`). Default `Date.now`. */
   readonly clock?: () => number;
 }
-
-const NO_FILTER: Expression<SqlBool> = sql<SqlBool>`TRUE`;
 
 /**
  * UserService GetUserStats and ListAllUserStats: per-user memo statistics (counts by kind, tags,
@@ -56,7 +54,7 @@ export function createUserStatsRpcs(deps: UserStatsDeps): Pick<ServiceImpl<typeo
       // The web app asks for the caller's own stats after every change: no second user read then.
       const user = caller?.username === username ? caller : await deps.users.findByUsername(username);
       if (user === undefined || user.row_status !== "NORMAL") throw new ConnectError("user not found", Code.NotFound);
-      const [row] = await deps.stats.byCreator({ rows: { state: "NORMAL", viewerId: caller?.id }, filter: NO_FILTER, creatorId: user.id });
+      const [row] = await deps.stats.byCreator({ rows: { state: "NORMAL", viewerId: caller?.id }, creatorId: user.id });
       return toStatsMessage(user.username, row);
     },
 

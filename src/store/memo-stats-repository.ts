@@ -9,8 +9,8 @@ export interface MemoStatsQuery {
    * memos of `archivedOf` (any visibility).
    */
   readonly rows: { readonly state: "NORMAL"; readonly viewerId: number | undefined } | { readonly state: "ARCHIVED"; readonly archivedOf: number };
-  /** A compiled memo filter over the `memo` and `creator` aliases (spec §6.7.1); `TRUE` for none. */
-  readonly filter: Expression<SqlBool>;
+  /** A compiled memo filter over the `memo` and `creator` aliases (spec §6.7.1); none: every memo. */
+  readonly filter?: Expression<SqlBool>;
   /** Only this creator's memos. */
   readonly creatorId?: number;
 }
@@ -79,7 +79,7 @@ export function createMemoStatsRepository(db: Db): MemoStatsRepository {
             AND ${creator}
             AND creator.row_status = 'NORMAL'
             AND NOT EXISTS (SELECT 1 FROM memo_relation AS cr WHERE cr.memo_id = memo.id AND cr.type = 'COMMENT')
-            AND ${query.filter}
+            AND ${query.filter ?? sql`TRUE`}
         ),
         counts AS (
           SELECT m.creator_id,

@@ -90,8 +90,8 @@ export function createSseRoute(options: SseRouteOptions): RouteHandler {
       }
       res.write(frame);
     };
+    // The response's "close" is the client going away (or the stream ending): the one cleanup signal.
     res.once("close", finish);
-    req.once("close", finish);
 
     write(": connected\n\n");
     const heartbeat = setInterval(() => write(": heartbeat\n\n"), heartbeatMs);
