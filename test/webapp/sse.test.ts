@@ -1,3 +1,4 @@
+import { connect } from "node:http2";
 import { Visibility } from "../../gen/memos/api/v1/memo_service_pb.js";
 import { State } from "../../gen/memos/api/v1/common_pb.js";
 import { createAccessTokens } from "../../src/auth/access-token.js";
@@ -82,6 +83,24 @@ describe("GET /api/v1/sse", () => {
     await alice.memos.deleteMemo({ name: shared.name });
     await sa.next(is("memo.deleted", shared.name));
     expect(sb.events.some((e) => e.name === secret.name)).toBe(false);
+  });
+
+  test("works over HTTP/2 cleartext on the same port", async () => {
+    const u = await newUser(t.baseUrl);
+    const session = connect(t.baseUrl);
+    try {
+      const stream = session.request({ ":path": "/api/v1/sse", authorization: `Bearer ${u.token}` });
+      const head = await new Promise<Record<string, unknown>>((resolve) => stream.once("response", resolve));
+      expect([head[":status"], head["content-type"]]).toEqual([200, "text/event-stream"]);
+      let text = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => (text += chunk));
+      const memo = await newMemo(u);
+      await eventually(async () => (text.includes(`"name":"${memo.name}"`) && text.includes(": heartbeat") ? true : undefined));
+      stream.close();
+    } finally {
+      session.close();
+    }
   });
 
   test("a closed client is unsubscribed at once", async () => {
