@@ -36,8 +36,8 @@ import { createAttachmentRepository, type AttachmentMetaRow, type AttachmentRepo
 import type { Db } from "../store/database.js";
 import { createInboxRepository } from "../store/inbox-repository.js";
 import { createMemoRepository, type MemoPatch, type MemoRecord, type MemoRepository, type MemoScope, type PartsOptions } from "../store/memo-repository.js";
-import { createMemoShareRepository, type MemoShareRepository, type MemoShareRow } from "../store/memo-share-repository.js";
-import { createReactionRepository, type ReactionRepository } from "../store/reaction-repository.js";
+import { createMemoShareRepository, type MemoShareRow } from "../store/memo-share-repository.js";
+import { createReactionRepository } from "../store/reaction-repository.js";
 import { isUniqueViolation, type UserRepository, type UserRow } from "../store/user-repository.js";
 import { storedContent } from "./attachment-file-access.js";
 import { toAttachmentMessage } from "./attachment-message.js";
@@ -66,6 +66,8 @@ export interface MemoServiceDeps {
 }
 
 const MEMO_NOT_FOUND = "memo not found";
+/** UpdateMemo mask paths that set a column of the memo row and nothing else (spec §6.8). */
+const COLUMN_ONLY_PATHS: ReadonlySet<string> = new Set(["pinned", "state", "create_time", "update_time"]);
 
 /**
  * MemoService (spec §6): memos with visibility rules, derived Markdown fields, the filter language,
@@ -298,7 +300,9 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
       const relationUids = paths.has("relations") ? prepareRelationUids(input.relations, uid) : undefined;
       const now = nowSeconds();
 
-      const removed = await deps.db.transaction().execute(async (trx) => {
+      // Pinning, archiving and time changes touch only the row's own columns: one UPDATE.
+      const columnsOnly = [...paths].every((p) => COLUMN_ONLY_PATHS.has(p));
+      const applyInTransaction = async (trx: Db): Promise<AttachmentMetaRow[]> => {
         const tx = repositoriesOf(trx);
         const memo = await tx.memos.findByUidForUpdate(uid);
         if (memo === undefined) throw new ConnectError(MEMO_NOT_FOUND, Code.NotFound);
@@ -340,7 +344,10 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
         if (patch.visibility !== undefined && memo.parent_id === null) await tx.memos.setThreadVisibility(memo.id, patch.visibility);
         if (relatedIds !== undefined) await tx.memos.replaceReferences(memo.id, relatedIds);
         return removedRows;
-      });
+      };
+      let removed: AttachmentMetaRow[] = [];
+      if (columnsOnly) await memos.update(existing.id, patch);
+      else removed = await deps.db.transaction().execute(applyInTransaction);
       await deleteStoredBytes(removed);
       const memo = await readMemoMessage(uid, caller);
       deps.events.publish({ type: "memo.updated", name: memo.name, actorId: caller.id });
@@ -583,13 +590,8 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
 }
 
 /** Repositories bound to one transaction. */
-function repositoriesOf(trx: Db): { memos: MemoRepository; attachments: AttachmentRepository; reactions: ReactionRepository; shares: MemoShareRepository } {
-  return {
-    memos: createMemoRepository(trx),
-    attachments: createAttachmentRepository(trx),
-    reactions: createReactionRepository(trx),
-    shares: createMemoShareRepository(trx),
-  };
+function repositoriesOf(trx: Db): { memos: MemoRepository; attachments: AttachmentRepository } {
+  return { memos: createMemoRepository(trx), attachments: createAttachmentRepository(trx) };
 }
 
 /** `memos/{uid}` -> uid, else InvalidArgument. */
