@@ -43,6 +43,7 @@ import { storedContent } from "./attachment-file-access.js";
 import { toAttachmentMessage } from "./attachment-message.js";
 import { loadCaller } from "./caller.js";
 import type { InstanceSettings } from "./instance-settings.js";
+import { audienceOf, type MemoAudience } from "./memo-audience.js";
 import type { MemoEvents } from "./memo-events.js";
 import { effectiveVisibility, relationsOfMemo, storedVisibility, toFullMemoMessage, toReactionMessage, toRelationMessage } from "./memo-message.js";
 
@@ -103,7 +104,7 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
   /** Spec §6.3 read rules for `record` as seen by `caller`; throws the denial. */
   const checkRead = async (record: MemoRecord, caller: UserRow | undefined): Promise<void> => {
     const viewer = viewerOfRow(caller);
-    const facts = accessFacts(record);
+    const facts = audienceOf(record);
     // The instance mode only matters to an anonymous reader of a PUBLIC memo: read it only then.
     const isPublic = viewer === undefined && effectiveVisibility(record) === "PUBLIC" ? await instanceIsPublic() : false;
     throwDenial(memoReadDecision(facts, viewer, isPublic));
@@ -113,11 +114,14 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
     if (caller.id !== record.creator_id && caller.role !== "ADMIN") throw new ConnectError("permission denied", Code.PermissionDenied);
   };
 
-  /** The full message of one memo, fresh from the database, relation snippets filled. */
-  const readMemoMessage = async (uid: string, caller: UserRow | undefined): Promise<Memo> => {
+  /**
+   * The full message of one memo, fresh from the database, relation snippets filled, and who may
+   * read it (for the event about the change).
+   */
+  const readMemoMessage = async (uid: string, caller: UserRow | undefined): Promise<{ memo: Memo; audience: MemoAudience }> => {
     const record = await memos.findByUid(uid, fullParts(caller));
     if (record === undefined) throw new ConnectError(MEMO_NOT_FOUND, Code.NotFound);
-    return toFullMemoMessage(record);
+    return { memo: toFullMemoMessage(record), audience: audienceOf(record) };
   };
 
   /** Deletes stored bytes and thumbnails of attachments whose rows are gone (after commit). */
@@ -225,8 +229,8 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
       const caller = await requireCaller(ctx);
       if (req.memo === undefined) throw new ConnectError("memo is required", Code.InvalidArgument);
       const uid = await createMemoRecord(caller, req.memo, req.memoId);
-      const memo = await readMemoMessage(uid, caller);
-      deps.events.publish({ type: "memo.created", name: memo.name, actorId: caller.id });
+      const { memo, audience } = await readMemoMessage(uid, caller);
+      deps.events.publish({ type: "memo.created", name: memo.name, actorId: caller.id, audience });
       return memo;
     },
 
@@ -349,8 +353,8 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
       if (columnsOnly) await memos.update(existing.id, patch);
       else removed = await deps.db.transaction().execute(applyInTransaction);
       await deleteStoredBytes(removed);
-      const memo = await readMemoMessage(uid, caller);
-      deps.events.publish({ type: "memo.updated", name: memo.name, actorId: caller.id });
+      const { memo, audience } = await readMemoMessage(uid, caller);
+      deps.events.publish({ type: "memo.updated", name: memo.name, actorId: caller.id, audience });
       return memo;
     },
 
@@ -368,7 +372,8 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
         return bound;
       });
       await deleteStoredBytes(removed);
-      deps.events.publish({ type: "memo.deleted", name: `memos/${record.uid}`, actorId: caller.id });
+      // The row is gone: listeners learn who could read it from the event itself.
+      deps.events.publish({ type: "memo.deleted", name: `memos/${record.uid}`, actorId: caller.id, audience: audienceOf(record) });
       return create(EmptySchema);
     },
 
@@ -448,8 +453,8 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
       if (req.comment === undefined) throw new ConnectError("comment is required", Code.InvalidArgument);
       // Spec §10 Q3: errors of the inner creation keep their own status.
       const uid = await createMemoRecord(caller, req.comment, req.commentId, parent);
-      const memo = await readMemoMessage(uid, caller);
-      deps.events.publish({ type: "memo.comment.created", name: memo.name, parent: `memos/${parent.uid}`, actorId: caller.id });
+      const { memo, audience } = await readMemoMessage(uid, caller);
+      deps.events.publish({ type: "memo.comment.created", name: memo.name, parent: `memos/${parent.uid}`, actorId: caller.id, audience });
       return memo;
     },
 
@@ -500,7 +505,9 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
       checkReactionAccess(record, caller);
       const { reaction, created } = await reactions.upsert({ creatorId: caller.id, memoId: record.id, reactionType: req.reaction.reactionType });
       const message = toReactionMessage(reaction, record.uid);
-      if (created) deps.events.publish({ type: "reaction.upserted", name: `memos/${record.uid}`, reaction: message.name, actorId: caller.id });
+      if (created) {
+        deps.events.publish({ type: "reaction.upserted", name: `memos/${record.uid}`, reaction: message.name, actorId: caller.id, audience: audienceOf(record) });
+      }
       return message;
     },
 
@@ -689,18 +696,6 @@ function listParts(caller: UserRow | undefined): PartsOptions {
 
 function viewerOfRow(caller: UserRow | undefined): Viewer | undefined {
   return caller === undefined ? undefined : { userId: caller.id, role: caller.role };
-}
-
-function accessFacts(record: MemoRecord) {
-  const facts = { creatorId: record.creator_id, visibility: record.visibility, rowStatus: record.row_status };
-  if (record.parent_id === null) return facts;
-  return {
-    ...facts,
-    isComment: true,
-    ...(record.parent_creator_id === null
-      ? {}
-      : { parent: { creatorId: record.parent_creator_id, visibility: record.parent_visibility!, rowStatus: record.parent_row_status! } }),
-  };
 }
 
 function throwDenial(decision: ReadDecision): void {

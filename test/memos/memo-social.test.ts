@@ -235,6 +235,9 @@ describe("events", () => {
         ["memo.deleted", memo.name, undefined, alice.userId],
       ]);
       expect(events[3]!.reaction).toBe(reaction.name);
+      // Who could read the memo travels with the events, also after its row is gone.
+      expect(events[5]!.audience).toEqual({ creatorId: alice.userId, visibility: "PUBLIC", rowStatus: "NORMAL" });
+      expect(events[2]!.audience).toMatchObject({ isComment: true, parent: { creatorId: alice.userId, visibility: "PUBLIC" } });
     } finally {
       unsubscribe();
     }
