@@ -403,7 +403,7 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
         return removedRows;
       });
       await deleteStoredBytes(removed);
-      deps.events.publish({ type: "memo.updated", name: `memos/${uid}`, actorId: caller.id });
+      deps.events.publish({ type: "memo.updated", name: `memos/${uid}`, actorId: caller.id, audience: audienceOf(existing) });
       return create(EmptySchema);
     },
 
@@ -431,7 +431,7 @@ export function createMemoService(deps: MemoServiceDeps): Partial<ServiceImpl<ty
         await tx.memos.replaceReferences(record.id, relatedIds);
         await tx.memos.update(record.id, { updated_ts: now });
       });
-      deps.events.publish({ type: "memo.updated", name: `memos/${uid}`, actorId: caller.id });
+      deps.events.publish({ type: "memo.updated", name: `memos/${uid}`, actorId: caller.id, audience: audienceOf(record) });
       return create(EmptySchema);
     },
 
