@@ -217,6 +217,16 @@ function partsColumns(parts: PartsOptions): Array<AliasedRawBuilder<unknown, str
   ];
 }
 
+/** `WITH RECURSIVE thread(id)`: every comment below `memoId`, comments of comments too (UNION stops cycles). */
+function threadOf(memoId: number) {
+  return sql`
+    WITH RECURSIVE thread(id) AS (
+      SELECT memo_id FROM memo_relation WHERE related_memo_id = ${memoId} AND type = 'COMMENT'
+      UNION
+      SELECT r.memo_id FROM memo_relation r JOIN thread t ON r.related_memo_id = t.id WHERE r.type = 'COMMENT'
+    )`;
+}
+
 /** Folds the JSON part columns of a row into {@link MemoParts}. */
 function withParts<R extends object>(row: R): R & MemoParts {
   const raw = row as R & { attachments?: AttachmentMetaRow[]; reactions?: ReactionRecord[]; relations_out?: RelationRecord[]; relations_in?: RelationRecord[] };
@@ -340,13 +350,7 @@ export function createMemoRepository(db: Db): MemoRepository {
     },
 
     async setThreadVisibility(parentId, visibility) {
-      await sql`
-        WITH RECURSIVE thread(id) AS (
-          SELECT memo_id FROM memo_relation WHERE related_memo_id = ${parentId} AND type = 'COMMENT'
-          UNION
-          SELECT r.memo_id FROM memo_relation r JOIN thread t ON r.related_memo_id = t.id WHERE r.type = 'COMMENT'
-        )
-        UPDATE memo SET visibility = ${visibility} WHERE id IN (SELECT id FROM thread) AND visibility <> ${visibility}`.execute(db);
+      await sql`${threadOf(parentId)} UPDATE memo SET visibility = ${visibility} WHERE id IN (SELECT id FROM thread) AND visibility <> ${visibility}`.execute(db);
     },
 
     async relationsOf(memoIds, scope, withContent) {
@@ -390,13 +394,7 @@ export function createMemoRepository(db: Db): MemoRepository {
     },
 
     async threadIds(memoId) {
-      const result = await sql<{ id: number }>`
-        WITH RECURSIVE thread(id) AS (
-          SELECT memo_id FROM memo_relation WHERE related_memo_id = ${memoId} AND type = 'COMMENT'
-          UNION
-          SELECT r.memo_id FROM memo_relation r JOIN thread t ON r.related_memo_id = t.id WHERE r.type = 'COMMENT'
-        )
-        SELECT id FROM thread WHERE id <> ${memoId}`.execute(db);
+      const result = await sql<{ id: number }>`${threadOf(memoId)} SELECT id FROM thread WHERE id <> ${memoId}`.execute(db);
       return result.rows.map((r) => r.id);
     },
 
