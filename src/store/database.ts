@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Kysely, Migrator, PostgresDialect, type LogConfig } from "kysely";
 import type pg from "pg";
 import { migrationProvider } from "./migrations.js";
+import { isNewDataDir, readPgliteTemplate } from "./pglite-template.js";
 import type { Database } from "./schema.js";
 
 /** The Kysely handle every repository takes. */
@@ -40,8 +41,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   let db: Db;
   if (options.driver === "pglite") {
     const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
-    if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
-    const client = new PGlite({ dataDir: options.dataDir, loadDataDir: options.loadDataDir });
+    let loadDataDir = options.loadDataDir;
+    if (options.dataDir !== undefined) {
+      mkdirSync(options.dataDir, { recursive: true });
+      // A new directory starts from the install-time template when there is one (no initdb).
+      if (loadDataDir === undefined && isNewDataDir(options.dataDir)) loadDataDir = readPgliteTemplate();
+    }
+    const client = new PGlite({ dataDir: options.dataDir, loadDataDir });
     db = new Kysely<Database>({ dialect: new PGliteDialect(client), log: options.log });
   } else {
     const { default: pgModule } = await import("pg");
