@@ -4,11 +4,7 @@
  * s3rver implements no multipart upload, so S3 cases always pass a size no larger than partSize.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Readable } from "node:stream";
-import S3rver from "s3rver";
 import {
   type BlobStore,
   BlobNotFoundError,
@@ -16,77 +12,10 @@ import {
   InvalidBlobKeyError,
   InvalidBlobRangeError,
 } from "../src/blob/blob-store.js";
-import { createLocalBlobStore } from "../src/blob/local-blob-store.js";
-import { createS3BlobStore } from "../src/blob/s3-blob-store.js";
+import { BACKENDS, type BlobBackend } from "./support/blob-backends.js";
 
-/** A started backend: the store under test plus what the cleanup checks need. */
-interface Harness {
-  store: BlobStore;
-  /** Leftover in-flight upload files, for backends that have them. */
-  tempFiles?: () => Promise<string[]>;
-  teardown: () => Promise<void>;
-}
-
-const backends: Array<[string, () => Promise<Harness>]> = [
-  [
-    "local",
-    async () => {
-      const root = await mkdtemp(join(tmpdir(), "blob-local-"));
-      const store = await createLocalBlobStore({ root });
-      return {
-        store,
-        tempFiles: () => readdir(join(root, ".tmp")),
-        teardown: async () => {
-          try {
-            await store.close();
-          } finally {
-            await rm(root, { recursive: true, force: true });
-          }
-        },
-      };
-    },
-  ],
-  [
-    "s3",
-    async () => {
-      const directory = await mkdtemp(join(tmpdir(), "blob-s3rver-"));
-      const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory });
-      let store: BlobStore | undefined;
-      const teardown = async (): Promise<void> => {
-        try {
-          await store?.close();
-        } finally {
-          try {
-            await server.close();
-          } finally {
-            await rm(directory, { recursive: true, force: true });
-          }
-        }
-      };
-      try {
-        const { port } = await server.run();
-        store = await createS3BlobStore({
-          endPoint: "127.0.0.1",
-          port,
-          useSSL: false,
-          accessKey: "S3RVER",
-          secretKey: "S3RVER",
-          region: "us-east-1",
-          bucket: "memos-test",
-          pathStyle: true,
-          prefix: "deploy-a/",
-        });
-      } catch (err) {
-        await teardown();
-        throw err;
-      }
-      return { store, teardown };
-    },
-  ],
-];
-
-describe.each(backends)("BlobStore contract: %s", (backendName, start) => {
-  let harness: Harness | undefined;
+describe.each(BACKENDS)("BlobStore contract: %s", (backendName, start) => {
+  let harness: BlobBackend | undefined;
   let store: BlobStore;
 
   beforeAll(async () => {

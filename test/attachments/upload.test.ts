@@ -6,7 +6,7 @@
 import { request } from "node:http";
 import type { BlobStore } from "../../src/blob/blob-store.js";
 import { signUpAndIn } from "../auth/support.js";
-import { BACKENDS, type BlobBackend } from "../files/backends.js";
+import { BACKENDS, type BlobBackend } from "../support/blob-backends.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { attachmentClients, attachmentCount, blobKeys, eventually, PIXEL_GIF, rest } from "./support.js";
 

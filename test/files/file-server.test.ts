@@ -11,7 +11,7 @@ import type { BlobStore } from "../../src/blob/blob-store.js";
 import type { FileAccess } from "../../src/domain/attachment-access.js";
 import { createThumbnailer } from "../../src/media/thumbnail.js";
 import { createFileRoute, type FileAttachment, type FileIdentity, parseFileUrl } from "../../src/server/files/file-server.js";
-import { BACKENDS, type BlobBackend } from "./backends.js";
+import { BACKENDS, type BlobBackend } from "../support/blob-backends.js";
 
 interface Response {
   status: number;
