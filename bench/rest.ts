@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runLoad, type LoadResult, type LoadTarget } from "./lib/load.js";
 import { startServer, type ServerProcess } from "./lib/process.js";
-import { median, printTable } from "./lib/report.js";
+import { printLoadTable } from "./lib/report.js";
 
 /** The app's transport stack over a constant GetInstanceProfile (no database). */
 async function serveStub(): Promise<void> {
@@ -116,23 +116,7 @@ async function scenario(title: string, contestants: ReadonlyArray<{ name: string
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, c] of contestants.entries()) results[i]!.push(await runLoad(c.target, { connections: CONNECTIONS, seconds: SECONDS }));
   }
-  const rest = median(results[0]!.map((r) => r.rps));
-  printTable(
-    ["contestant", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", "REST / this"],
-    contestants.map((c, i) => {
-      const rs = results[i]!;
-      const rps = median(rs.map((r) => r.rps));
-      return [
-        c.name,
-        Math.round(rps),
-        median(rs.map((r) => r.p50)),
-        median(rs.map((r) => r.p99)),
-        rs.reduce((n, r) => n + r.errors, 0),
-        rs.reduce((n, r) => n + r.non2xx, 0),
-        i === 0 ? "-" : (rest / rps).toFixed(2) + "x",
-      ];
-    }),
-  );
+  printLoadTable(contestants.map((c) => c.name), results, "REST / this");
 }
 
 if (process.env.BENCH_REST_STUB === "1") {

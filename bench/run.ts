@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { findPostgresBin, startPostgres, type TestPostgres } from "../test/support/postgres.js";
 import { runLoad, type LoadResult, type LoadTarget } from "./lib/load.js";
 import { ROOT, startServer, type ServerProcess } from "./lib/process.js";
-import { median, printTable } from "./lib/report.js";
+import { median, printLoadTable, printTable } from "./lib/report.js";
 
 /** Our server as `npm start` runs it: the built bundle. */
 const SERVER = "dist/main.js";
@@ -142,7 +142,7 @@ function loadScenario(name: string, description: string, needsPostgres: boolean,
             results[i]!.push(await runLoad(c.target(servers[i]!), { connections: CONNECTIONS, seconds: SECONDS }));
           }
         }
-        printLoadResults(contestants, results);
+        printLoadTable(contestants.map((c) => c.name), results, "ours / this");
       } finally {
         for (const s of servers) await s.stop();
       }
@@ -150,25 +150,6 @@ function loadScenario(name: string, description: string, needsPostgres: boolean,
   };
 }
 
-function printLoadResults(contestants: readonly Contestant[], results: LoadResult[][]): void {
-    const ours = median(results[0]!.map((r) => r.rps));
-    printTable(
-      ["contestant", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", "ours / this"],
-      contestants.map((c, i) => {
-        const rs = results[i]!;
-        const rps = median(rs.map((r) => r.rps));
-        return [
-          c.name,
-          Math.round(rps),
-          median(rs.map((r) => r.p50)),
-          median(rs.map((r) => r.p99)),
-          rs.reduce((n, r) => n + r.errors, 0),
-          rs.reduce((n, r) => n + r.non2xx, 0),
-          i === 0 ? "-" : (ours / rps).toFixed(2) + "x",
-        ];
-      }),
-    );
-}
 
 const wanted = process.argv.slice(2);
 execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });

@@ -1,3 +1,5 @@
+import type { LoadResult } from "./load.js";
+
 /** Median of a non-empty list. */
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -17,4 +19,28 @@ export function printTable(header: readonly string[], rows: ReadonlyArray<readon
 
 function format(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 0);
+}
+
+/**
+ * Prints one row per contestant (medians of its rounds) and the ratio of the first contestant's
+ * throughput to each other's, under the column title `ratioTitle`.
+ */
+export function printLoadTable(names: readonly string[], results: readonly LoadResult[][], ratioTitle: string): void {
+  const first = median(results[0]!.map((r) => r.rps));
+  printTable(
+    ["contestant", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", ratioTitle],
+    names.map((name, i) => {
+      const rs = results[i]!;
+      const rps = median(rs.map((r) => r.rps));
+      return [
+        name,
+        Math.round(rps),
+        median(rs.map((r) => r.p50)),
+        median(rs.map((r) => r.p99)),
+        rs.reduce((n, r) => n + r.errors, 0),
+        rs.reduce((n, r) => n + r.non2xx, 0),
+        i === 0 ? "-" : (first / rps).toFixed(2) + "x",
+      ];
+    }),
+  );
 }

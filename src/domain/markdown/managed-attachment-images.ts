@@ -1,5 +1,6 @@
 import type { Nodes } from "mdast";
 import { parseMemoMarkdown, type MemoDocument } from "./memo-markdown.js";
+import { isValidUid } from "../attachment-rules.js";
 
 /**
  * A managed image reference that breaks the rules of spec §6.6. The service answers
@@ -21,8 +22,6 @@ export interface ManagedImageOptions {
 }
 
 const FILE_PREFIX = "/file/attachments/";
-/** The UID rule of spec §2.1. */
-const UID = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,34}[a-zA-Z0-9])?$/;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 /**
@@ -97,7 +96,7 @@ export function managedAttachmentUid(url: string, options: ManagedImageOptions =
 function uidFromPath(rawPath: string, url: string): string {
   if (/[?#%]/.test(rawPath) || !rawPath.startsWith(FILE_PREFIX)) throw invalid(url);
   const parts = rawPath.slice(FILE_PREFIX.length).split("/");
-  if (parts.length > 2 || !UID.test(parts[0]!) || parts[1] === "") throw invalid(url);
+  if (parts.length > 2 || !isValidUid(parts[0]!) || parts[1] === "") throw invalid(url);
   return parts[0]!;
 }
 
