@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Spawns `node <script>` (a `.ts` script through tsx) with `env` (PORT set to a free port) and
+ * Spawns `node [nodeArgs] <script>` (a `.ts` script through tsx) with `env` (PORT set to a free port) and
  * waits until `GET <readyPath>` answers 200. Its output is discarded unless `MEMOS_BENCH_VERBOSE`
  * is set.
  */
@@ -40,11 +40,11 @@ export async function startServer(
   name: string,
   script: string,
   env: Record<string, string>,
-  opts: { portVar?: string; readyPath?: string; timeoutMs?: number } = {},
+  opts: { portVar?: string; readyPath?: string; timeoutMs?: number; nodeArgs?: readonly string[] } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
   const started = performance.now();
-  const args = script.endsWith(".ts") ? ["--import", "tsx", join(ROOT, script)] : [join(ROOT, script)];
+  const args = [...(opts.nodeArgs ?? []), ...(script.endsWith(".ts") ? ["--import", "tsx", join(ROOT, script)] : [join(ROOT, script)])];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, NODE_OPTIONS: "", ...env, [opts.portVar ?? "MEMOS_PORT"]: String(port), MEMOS_ADDR: "127.0.0.1" },
