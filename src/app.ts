@@ -34,9 +34,11 @@ import { createRecoveryInterceptor } from "./server/interceptors/recovery.js";
 import { listen, type Listener } from "./server/listener.js";
 import { peerAddressKey } from "./server/request-context.js";
 import { createSseRoute, SSE_PATH } from "./server/sse/sse-route.js";
+import { answerRouteFailure } from "./server/unavailable.js";
 import { createAccountServices } from "./services/account.js";
 import { createAttachmentFileAccess } from "./services/attachment-file-access.js";
 import { createAttachmentService } from "./services/attachment-service.js";
+import { createBlobJanitor } from "./services/blob-janitor.js";
 import { createInstanceService } from "./services/instance-service.js";
 import { openLiveEventHub, type LiveEventHub } from "./services/live-events.js";
 import { createMemoEventBus, type MemoEventBus } from "./services/memo-events.js";
@@ -88,7 +90,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const database =
     overrides.database ??
     (config.driver === "postgres"
-      ? await openDatabase({ driver: "postgres", dsn: config.dsn! })
+      ? await openDatabase({ driver: "postgres", dsn: config.dsn!, connectTimeoutMs: config.dbConnectTimeoutMs })
       : await openDatabase({ driver: "pglite", dataDir: pgliteDir(config.dataDir) }));
   const closers: Array<() => Promise<void>> = [() => database.close()];
   try {
@@ -198,29 +200,44 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       logger,
     });
     const frontend = config.frontendDir === undefined ? undefined : createFrontendRoute({ root: config.frontendDir, logger });
+    // Route handlers outside the interceptor chain: a failure (the database gone while a live
+    // event stream authenticates, say) is answered, never left as an unhandled rejection.
+    const failed = (res: Parameters<NodeHandler>[1]) => (err: unknown) => answerRouteFailure(res, err, logger);
     const handler: NodeHandler = (req, res) => {
       if (cors(req, res)) return;
       if (connect(req, res)) return;
       if (req.url === SSE_PATH || req.url?.startsWith(`${SSE_PATH}?`)) {
-        void sse(req, res).then((done) => done || answerNotFound(req, res));
+        void sse(req, res).then((done) => done || answerNotFound(req, res)).catch(failed(res));
         return;
       }
       if (req.url?.startsWith(ATTACHMENT_FILE_PREFIX)) {
-        void files(req, res).then((done) => done || answerNotFound(req, res));
+        void files(req, res).then((done) => done || answerNotFound(req, res)).catch(failed(res));
         return;
       }
       if (req.url === "/healthz") {
-        void health(req, res).then((done) => done || answerNotFound(req, res));
+        void health(req, res).then((done) => done || answerNotFound(req, res)).catch(failed(res));
         return;
       }
       if (upload(req, res)) return;
       void rest(req, res)
         .then((done) => done || (frontend !== undefined && frontend(req, res)))
-        .then((done) => done || answerNotFound(req, res));
+        .then((done) => done || answerNotFound(req, res))
+        .catch(failed(res));
     };
 
     const listener: Listener = await listen(handler, config.port, config.addr);
     closers.unshift(() => listener.close(config.shutdownTimeoutMs));
+    if (config.blobJanitorIntervalMs > 0) {
+      const janitor = createBlobJanitor({
+        attachments: createAttachmentRepository(database.db),
+        blobs,
+        graceMs: config.blobJanitorGraceMs,
+        intervalMs: config.blobJanitorIntervalMs,
+        logger,
+      });
+      janitor.start();
+      closers.unshift(() => janitor.close());
+    }
     // Live-event streams never finish on their own: end them before the listener drains.
     closers.unshift(() => liveEvents.close());
     logger.info({ port: listener.port, driver: database.driver, blobs: blobs.kind, startupMs: Math.round(process.uptime() * 1000) }, "listening");
@@ -261,5 +278,6 @@ async function openBlobStore(config: Config): Promise<BlobStore> {
       pathStyle: s3.pathStyle,
     });
   }
-  return createLocalBlobStore({ root: join(config.dataDir, "blobs") });
+  // In-flight upload files older than the janitor's grace period are leftovers of a crash.
+  return createLocalBlobStore({ root: join(config.dataDir, "blobs"), staleTempMs: config.blobJanitorGraceMs });
 }

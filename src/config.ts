@@ -46,6 +46,21 @@ export interface Config {
   readonly frontendDir: string | undefined;
   /** Interval of heartbeat comments on `GET /api/v1/sse`, in milliseconds. Default 15000. */
   readonly sseHeartbeatMs: number;
+  /**
+   * How long a Postgres query waits for a connection before failing as unavailable, in
+   * milliseconds. Default 5000.
+   */
+  readonly dbConnectTimeoutMs: number;
+  /**
+   * How often the blob janitor removes blobs no attachment references (it also runs at start-up),
+   * in milliseconds; 0 turns it off. Default 6 hours.
+   */
+  readonly blobJanitorIntervalMs: number;
+  /**
+   * Blobs younger than this are never removed by the janitor (uploads in flight), in
+   * milliseconds. Default 1 hour.
+   */
+  readonly blobJanitorGraceMs: number;
 }
 
 /** Thrown when the environment holds bad values; the message lists every problem at once. */
@@ -119,6 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const storage = oneOf<"local" | "s3">("MEMOS_STORAGE", ["local", "s3"], "local");
   const shutdownTimeoutMs = int("MEMOS_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000);
   const sseHeartbeatMs = int("MEMOS_SSE_HEARTBEAT_MS", 15_000, 10, 3_600_000);
+  const dbConnectTimeoutMs = int("MEMOS_DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000);
+  const blobJanitorIntervalMs = int("MEMOS_BLOB_JANITOR_INTERVAL_MS", 6 * 3_600_000, 0, 7 * 86_400_000);
+  const blobJanitorGraceMs = int("MEMOS_BLOB_JANITOR_GRACE_MS", 3_600_000, 0, 30 * 86_400_000);
   const frontendRaw = str("MEMOS_FRONTEND_DIR");
   const frontendDir = frontendRaw === undefined ? undefined : resolve(frontendRaw);
   if (frontendDir !== undefined && !(existsSync(frontendDir) && statSync(frontendDir).isDirectory() && existsSync(join(frontendDir, "index.html")))) {
@@ -178,5 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs,
     frontendDir,
     sseHeartbeatMs,
+    dbConnectTimeoutMs,
+    blobJanitorIntervalMs,
+    blobJanitorGraceMs,
   });
 }

@@ -142,3 +142,16 @@ export class BlobSizeMismatchError extends Error {
     super(`blob body yielded ${actual > expected ? "more than " : ""}${actual} bytes, expected ${expected}`);
   }
 }
+
+/**
+ * Thrown by a {@link BlobStore} whose backend cannot be reached or answers that it cannot serve
+ * now (S3 refused the connection, timed out, or said ServiceUnavailable/SlowDown/InternalError).
+ * A retry later may succeed; callers answer `unavailable` (HTTP 503). The backend's error is the
+ * `cause`. Failures of the caller's own body (a client that went away) are never wrapped.
+ */
+export class BlobStoreUnavailableError extends Error {
+  override readonly name = "BlobStoreUnavailableError";
+  constructor(options?: ErrorOptions) {
+    super("blob storage unavailable", options);
+  }
+}

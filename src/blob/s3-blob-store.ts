@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { Readable } from "node:stream";
 import { type BucketItem, Client } from "minio";
+import { isConnectionFailure } from "../connection-errors.js";
 import { readBlobBody } from "./blob-body.js";
 import { assertValidBlobKey, assertValidBlobPrefix } from "./blob-key.js";
 import { assertValidBlobRange } from "./blob-range.js";
@@ -11,6 +12,7 @@ import {
   type BlobStat,
   type BlobStore,
   BlobNotFoundError,
+  BlobStoreUnavailableError,
   InvalidBlobKeyError,
   InvalidBlobRangeError,
 } from "./blob-store.js";
@@ -109,7 +111,13 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<BlobS
     // settle (and an unheard 'error' event would crash the process). Listening here and racing
     // turns a failing body into a rejection on every path; the stalled upload is never
     // completed, so no partial object appears, and it is aborted below.
-    const bodyFailed = new Promise<never>((_, reject) => source.once("error", reject));
+    let bodyError: unknown;
+    const bodyFailed = new Promise<never>((_, reject) =>
+      source.once("error", (err) => {
+        bodyError = err;
+        reject(err);
+      }),
+    );
     const meta = contentType === undefined ? {} : { "Content-Type": contentType };
     try {
       // Without a size minio goes multipart: fine on real services; s3rver cannot test it.
@@ -122,7 +130,8 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<BlobS
       if (size === undefined || size > partSize) {
         await client.removeIncompleteUpload(bucket, name).catch(() => {});
       }
-      throw err;
+      // The caller's body failing (a client that went away) is the caller's error, not S3's.
+      throw bodyError === undefined ? unavailableOr(err) : err;
     }
     return { size: written };
   }
@@ -140,7 +149,7 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<BlobS
       if (range && s3Code(err) === "InvalidRange") {
         throw new InvalidBlobRangeError(range, "starts past the last byte", { cause: err });
       }
-      throw err;
+      throw unavailableOr(err);
     }
   }
 
@@ -157,7 +166,7 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<BlobS
       };
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      throw err;
+      throw unavailableOr(err);
     }
   }
 
@@ -166,14 +175,18 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<BlobS
     try {
       await client.removeObject(bucket, name); // S3 answers 204 for a missing key too
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isNotFound(err)) throw unavailableOr(err);
     }
   }
 
   async function* listObjectNames(prefix: string): AsyncGenerator<string> {
     const items = client.listObjectsV2(bucket, keyPrefix + prefix, true) as AsyncIterable<BucketItem>;
-    for await (const item of items) {
-      if (item.name !== undefined) yield item.name;
+    try {
+      for await (const item of items) {
+        if (item.name !== undefined) yield item.name;
+      }
+    } catch (err) {
+      throw unavailableOr(err);
     }
   }
 
@@ -188,7 +201,9 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<BlobS
     let batch: string[] = [];
     const flush = async (): Promise<void> => {
       // DeleteObjects reports per-key failures in its body rather than as an HTTP error.
-      const results: unknown[] = await client.removeObjects(bucket, batch);
+      const results: unknown[] = await client.removeObjects(bucket, batch).catch((err: unknown) => {
+        throw unavailableOr(err);
+      });
       batch = [];
       const failures = results.filter((r) => r != null && s3Code(unwrapDeleteError(r)) !== "NoSuchKey");
       if (failures.length > 0) {
@@ -245,6 +260,15 @@ function s3Code(err: unknown): string | undefined {
 /** minio's DeleteObjects result is either `{ Code, Key, ... }` or `{ Error: { Code, ... } }`. */
 function unwrapDeleteError(result: unknown): unknown {
   return typeof result === "object" && result !== null && "Error" in result ? result.Error : result;
+}
+
+/** S3 error codes that mean "cannot serve now, retry later" (HTTP 500/503 answers). */
+const UNAVAILABLE_CODES = new Set(["ServiceUnavailable", "SlowDown", "InternalError", "XMinioServerNotInitialized"]);
+
+/** `err` as a {@link BlobStoreUnavailableError} when S3 could not be reached or cannot serve now. */
+function unavailableOr(err: unknown): unknown {
+  if (isConnectionFailure(err) || UNAVAILABLE_CODES.has(s3Code(err) ?? "")) return new BlobStoreUnavailableError({ cause: err });
+  return err;
 }
 
 /** statObject says `NotFound` (a HEAD has no body); getObject and friends say `NoSuchKey`. */

@@ -384,26 +384,17 @@ export function createAttachmentService(deps: AttachmentServiceDeps): Partial<Se
         throw new ConnectError(`motion media group ${group} must be deleted together`, Code.FailedPrecondition);
       }
     }
-    const linked = rows.filter((r) => r.memo_id !== null).map((r) => r.id);
-    if (linked.length > 0) {
-      await deps.db.updateTable("attachment").set({ memo_id: null }).where("id", "in", linked).execute();
-    }
+    // Rows first, then bytes: a crash or a storage failure in between leaves blobs no row
+    // references (the blob janitor removes them), never a row whose bytes are gone.
+    await repo.deleteByIds(rows.map((r) => r.id));
     for (const row of rows) {
       const content = storedContent(row);
-      if (content.kind === "blob") {
-        try {
-          await deps.blobs.delete(content.key);
-        } catch (err) {
-          if (deps.blobs.kind !== "s3") throw new ConnectError(`failed to delete attachment ${row.uid}`, Code.Internal, undefined, undefined, err);
-          deps.logger.warn({ err, attachment: row.uid }, "failed to delete an attachment's S3 object");
-        }
-      }
       try {
+        if (content.kind === "blob") await deps.blobs.delete(content.key);
         await deps.blobs.deletePrefix(derivedPrefix(row.uid));
       } catch (err) {
-        deps.logger.warn({ err, attachment: row.uid }, "failed to delete derived blobs of an attachment");
+        deps.logger.warn({ err, attachment: row.uid }, "failed to delete the stored bytes of a deleted attachment");
       }
-      await repo.deleteByIds([row.id]);
     }
   };
 

@@ -13,6 +13,9 @@ export type NewAttachmentRow = Pick<
   "uid" | "creator_id" | "filename" | "blob" | "type" | "size" | "memo_id" | "storage_type" | "reference" | "payload"
 >;
 
+/** Where one attachment's bytes are recorded, for the blob janitor. */
+export type AttachmentLocationRow = Pick<AttachmentRow, "id" | "uid" | "storage_type" | "reference" | "payload">;
+
 /** The memo columns read access depends on (spec §6.3). */
 export interface MemoAccessRow {
   readonly id: number;
@@ -60,6 +63,11 @@ export interface AttachmentRepository {
   insert(row: NewAttachmentRow): Promise<AttachmentMetaRow>;
   /** Deletes the rows with these ids; answers how many were deleted. */
   deleteByIds(ids: readonly number[]): Promise<number>;
+  /**
+   * Up to `limit` attachments with an id above `afterId`, by id, with the columns that say where
+   * their bytes are: a keyset walk over every attachment (the blob janitor's).
+   */
+  listLocations(afterId: number, limit: number): Promise<AttachmentLocationRow[]>;
   /**
    * Whether `token` is a share of exactly memo `memoId` that exists and has not expired at
    * `nowSeconds` (a NULL expiry never expires) — spec §6.13, used by the file server (§5.2).
@@ -189,6 +197,16 @@ export function createAttachmentRepository(db: Db): AttachmentRepository {
       if (ids.length === 0) return 0;
       const result = await db.deleteFrom("attachment").where("id", "in", [...ids]).executeTakeFirst();
       return Number(result.numDeletedRows);
+    },
+
+    async listLocations(afterId, limit) {
+      return db
+        .selectFrom("attachment")
+        .select(["id", "uid", "storage_type", "reference", "payload"])
+        .where("id", ">", afterId)
+        .orderBy("id")
+        .limit(limit)
+        .execute();
     },
 
     async isShareValid(token, memoId, nowSeconds) {

@@ -12,7 +12,17 @@ export type Db = Kysely<Database>;
 /** Where the database lives. */
 export type DatabaseOptions = (
   | { driver: "pglite"; /** Directory of the embedded database; `undefined` keeps it in memory. */ dataDir?: string; loadDataDir?: Blob | File }
-  | { driver: "postgres"; dsn: string; /** Pool size. Default 10. */ maxConnections?: number }
+  | {
+      driver: "postgres";
+      dsn: string;
+      /** Pool size. Default 10. */
+      maxConnections?: number;
+      /**
+       * How long a query waits for a connection (a free pool slot, or a new connection to be
+       * made) before it fails as unavailable. Default 5000 ms.
+       */
+      connectTimeoutMs?: number;
+    }
 ) & {
   /** Kysely's query log hook (e.g. to count queries in tests); migrations are logged too. Default: none. */
   log?: LogConfig;
@@ -24,10 +34,19 @@ export interface OpenDatabase {
   readonly driver: "pglite" | "postgres";
   /** The Postgres connection URL (postgres driver only), for dedicated connections such as LISTEN. */
   readonly dsn?: string;
-  /** Cheap liveness probe: true when a trivial query succeeds. */
+  /**
+   * Readiness probe: true when a trivial query succeeds within {@link PING_TIMEOUT_MS}. Answers
+   * are shared for {@link PING_CACHE_MS} and concurrent probes share one query, so a busy health
+   * endpoint costs the database at most one query a second. False once closed.
+   */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** A probe slower than this counts as a failure. */
+export const PING_TIMEOUT_MS = 2_000;
+/** How long a probe's answer is reused. */
+export const PING_CACHE_MS = 1_000;
 
 /** BIGINT columns hold Unix seconds and sizes, well inside the safe-integer range. */
 const INT8_OID = 20;
@@ -61,10 +80,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
       connectionString: options.dsn,
       max: options.maxConnections ?? 10,
       types,
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      // TCP keep-alive, so a server that vanished without closing its sockets is noticed.
+      keepAlive: true,
     });
-    // An idle client that loses its server emits "error" on the pool; without a listener that
-    // would crash the process. The next query reports the failure to its caller instead.
+    // An idle client that loses its server (a restart, a fail-over) emits "error" on the pool,
+    // which then drops it; without a listener that would crash the process. The next query opens
+    // a new connection, or reports the failure to its caller as unavailable.
     pool.on("error", () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: options.log });
   }
@@ -74,19 +96,43 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     await db.destroy();
     throw err;
   }
+  let closed = false;
+  let probe: Promise<boolean> | undefined;
+  let answer: { ok: boolean; at: number } | undefined;
+  const runProbe = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    });
+    const query = db.selectNoFrom((eb) => eb.val(1).as("one")).execute().then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([query, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     db,
     driver: options.driver,
     ...(options.driver === "postgres" ? { dsn: options.dsn } : {}),
     async ping() {
-      try {
-        await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
-        return true;
-      } catch {
-        return false;
-      }
+      if (closed) return false;
+      if (answer !== undefined && performance.now() - answer.at < PING_CACHE_MS) return answer.ok;
+      probe ??= runProbe().then((ok) => {
+        probe = undefined;
+        answer = { ok, at: performance.now() };
+        return ok;
+      });
+      const ok = await probe;
+      return ok && !closed;
     },
-    close: () => db.destroy(),
+    close: () => {
+      closed = true;
+      return db.destroy();
+    },
   };
 }
 

@@ -10,6 +10,10 @@ export interface TestPostgres {
   readonly dsn: string;
   /** Creates another empty database and returns its DSN. */
   createDatabase(name: string): string;
+  /** Shuts the server down (`pg_ctl stop -m fast`: sessions are terminated), keeping its data and port. */
+  shutdown(): void;
+  /** Starts the server again after `shutdown`, on the same port and data. */
+  start(): void;
   stop(): void;
 }
 
@@ -56,10 +60,15 @@ export async function startPostgres(): Promise<TestPostgres> {
   const data = join(dir, "data");
   run("initdb", ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
   const port = await freePort();
-  run("pg_ctl", [
-    "-D", data, "-l", join(dir, "log"), "-w", "start",
-    "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
-  ]);
+  let running = false;
+  const start = () => {
+    run("pg_ctl", [
+      "-D", data, "-l", join(dir, "log"), "-w", "start",
+      "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+    ]);
+    running = true;
+  };
+  start();
   const dsnFor = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
   const psql = (sql: string) => {
     const r = spawnSync(join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", sql], {
@@ -75,11 +84,16 @@ export async function startPostgres(): Promise<TestPostgres> {
       psql(`CREATE DATABASE ${name}`);
       return dsnFor(name);
     },
+    shutdown() {
+      run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]);
+      running = false;
+    },
+    start,
     stop() {
       if (stopped) return;
       stopped = true;
       try {
-        run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+        if (running) run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

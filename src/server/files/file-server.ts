@@ -5,6 +5,7 @@ import { attachmentContentDisposition, isInlineServedType, servedContentType } f
 import type { Logger } from "../../logger.js";
 import { isThumbnailType, type Thumbnailer } from "../../media/thumbnail.js";
 import type { NodeRequest, NodeResponse, RouteHandler } from "../http-handler.js";
+import { asUnavailable, failureSummary } from "../unavailable.js";
 import { ifRangeAllows, isNotModified, parseRange, quoteEtag } from "./http-range.js";
 
 /** Path prefix of attachment bytes (spec §5.1). */
@@ -16,6 +17,9 @@ const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
   ["X-Frame-Options", "DENY"],
   ["Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline';"],
 ];
+
+/** Headers that describe the bytes of a successful response, removed from an error answer. */
+const REPRESENTATION_HEADERS = ["Content-Length", "Content-Range", "Content-Disposition", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges"];
 
 /** Where an attachment's bytes are. */
 export type FileContent =
@@ -100,6 +104,8 @@ interface Representation {
  *   `Last-Modified` with `If-None-Match` / `If-Modified-Since` -> 304, and `If-Range`.
  * - Bytes stream from the store to the socket (never buffered whole); a client that disconnects
  *   destroys the store stream (closing its file handle or S3 socket).
+ * - An unreachable database or blob storage answers 503 (`database unavailable` / `storage
+ *   unavailable`), anything else unexpected 500.
  */
 export function createFileRoute<A extends FileAttachment>(options: FileRouteOptions<A>): RouteHandler {
   const { blobs, thumbnails, logger } = options;
@@ -146,9 +152,17 @@ export function createFileRoute<A extends FileAttachment>(options: FileRouteOpti
       }
       await send(req, res, attachment, representation);
     } catch (err) {
-      logger?.error({ err, url }, "file server failure");
-      if (!res.headersSent) sendError(res, 500, "internal error");
-      else res.destroy();
+      const unavailable = asUnavailable(err);
+      if (unavailable !== undefined) logger?.warn({ url, reason: failureSummary(unavailable) }, unavailable.rawMessage);
+      else logger?.error({ err, url }, "file server failure");
+      if (res.headersSent) {
+        res.destroy();
+        return true;
+      }
+      // The failure may come after the representation's headers were set (opening the bytes).
+      for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+      if (unavailable !== undefined) sendError(res, 503, unavailable.rawMessage);
+      else sendError(res, 500, "internal error");
     }
     return true;
   };

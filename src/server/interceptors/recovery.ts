@@ -1,22 +1,31 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../logger.js";
+import { asUnavailable, failureSummary } from "../unavailable.js";
 
 /**
  * Turns anything thrown below it that is not a deliberate `ConnectError` into `internal`
- * "internal server error". The cause is logged with its stack and never sent to the client.
+ * "internal server error", except that an unreachable database or blob storage becomes
+ * `unavailable` (REST 503) so clients and load balancers retry instead of giving up. The cause is
+ * logged and never sent to the client.
  */
 export function createRecoveryInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     try {
       return await next(req);
     } catch (err) {
+      const procedure = `/${req.service.typeName}/${req.method.name}`;
+      const unavailable = asUnavailable(err);
+      if (unavailable !== undefined) {
+        if (unavailable !== err) logger.warn({ procedure, reason: failureSummary(unavailable) }, unavailable.rawMessage);
+        throw unavailable;
+      }
       if (err instanceof ConnectError) {
         if (err.code === Code.Internal && err.cause !== undefined) {
-          logger.error({ procedure: `/${req.service.typeName}/${req.method.name}`, err: err.cause }, "internal error");
+          logger.error({ procedure, err: err.cause }, "internal error");
         }
         throw err;
       }
-      logger.error({ procedure: `/${req.service.typeName}/${req.method.name}`, err }, "unhandled error");
+      logger.error({ procedure, err }, "unhandled error");
       throw new ConnectError("internal server error", Code.Internal);
     }
   };
