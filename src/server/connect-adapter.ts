@@ -26,9 +26,11 @@ export interface ConnectHandlerOptions {
  * a request for a known procedure and returns true, or returns false for any other path.
  *
  * It is connect-node's adapter with two differences:
- * - A request body that is not valid protobuf binary is the caller's fault: connect-es reports
- *   it as `internal` ("parse binary: ..."), connect-go as `invalid_argument`. We answer
- *   `invalid_argument` (HTTP 400 on Connect, grpc-status 3 on gRPC), like the reference server.
+ * - A request body that is not valid protobuf binary, or a compressed body that does not
+ *   decompress (truncated gzip or brotli), is the caller's fault: connect-es reports it as
+ *   `internal` ("parse binary: ...", "decompression failed"), connect-go as `invalid_argument`.
+ *   We answer `invalid_argument` (HTTP 400 on Connect, grpc-status 3 on gRPC), like the
+ *   reference server.
  * - Failures after the handler ran (the client went away mid-response) go to our logger at
  *   debug level instead of `console.error`.
  */
@@ -57,10 +59,11 @@ export function createConnectHandler(options: ConnectHandlerOptions): (req: Node
   };
 }
 
-const PARSE_BINARY = "parse binary:";
-const GRPC_PARSE_BINARY = encodeURIComponent(PARSE_BINARY);
+/** Starts of connect-es `internal` messages that are really the caller's fault (see above). */
+const CLIENT_FAULTS = ["parse binary:", "decompression failed"];
+const GRPC_CLIENT_FAULTS = CLIENT_FAULTS.map(encodeURIComponent);
 
-/** Maps connect-es's `internal` "parse binary" error to `invalid_argument` (see above). */
+/** Maps connect-es's `internal` "parse binary" and "decompression failed" errors to `invalid_argument`. */
 function rewriteBinaryParseError(uRes: UniversalServerResponse): UniversalServerResponse {
   // Connect unary errors: HTTP 500 with a small JSON body.
   if (uRes.status === 500 && uRes.body !== undefined) {
@@ -72,7 +75,8 @@ function rewriteBinaryParseError(uRes: UniversalServerResponse): UniversalServer
       const bytes = Buffer.concat(chunks);
       try {
         const json = JSON.parse(bytes.toString("utf8")) as { code?: string; message?: string };
-        if (json.code === "internal" && json.message?.startsWith(PARSE_BINARY)) {
+        const message = json.message;
+        if (json.code === "internal" && message !== undefined && CLIENT_FAULTS.some((p) => message.startsWith(p))) {
           // The adapter writes the status line after the first chunk, so this still counts.
           out.status = 400;
           out.header?.delete("content-length");
@@ -88,7 +92,9 @@ function rewriteBinaryParseError(uRes: UniversalServerResponse): UniversalServer
   }
   // gRPC: the status is in the trailers (or, for a trailers-only answer, in the headers).
   const fix = (h: Headers | undefined) => {
-    if (h?.get("grpc-status") === String(Code.Internal) && h.get("grpc-message")?.startsWith(GRPC_PARSE_BINARY)) {
+    if (h === undefined || h.get("grpc-status") !== String(Code.Internal)) return;
+    const message = h.get("grpc-message");
+    if (message !== null && GRPC_CLIENT_FAULTS.some((p) => message.startsWith(p))) {
       h.set("grpc-status", String(Code.InvalidArgument));
     }
   };
