@@ -1,4 +1,5 @@
 import { createContextKey } from "@connectrpc/connect";
+import { isDatabaseUnavailable } from "../store/database-errors.js";
 
 /** Who is calling. Services re-load the user row by `userId`; the rest is informational. */
 export interface Identity {
@@ -24,7 +25,9 @@ export const PAT_PREFIX = "memos_pat_";
  * Creates the resolver of spec §1.3: the header must be exactly two whitespace-separated fields
  * with the scheme `Bearer` (any case). Tokens starting with `memos_pat_` go to the personal access
  * token verifier, every other token to the access token verifier. Any failure, including a
- * verifier that throws, yields an anonymous caller rather than an error.
+ * verifier that throws, yields an anonymous caller rather than an error, except an unreachable
+ * database, which is rethrown: the caller must see `unavailable`, not `unauthenticated` (a
+ * client would drop a perfectly good session).
  */
 export function createIdentityResolver(verifiers: {
   accessToken?: TokenVerifier;
@@ -38,7 +41,8 @@ export function createIdentityResolver(verifiers: {
       if (verify === undefined) return undefined;
       try {
         return await verify(token);
-      } catch {
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) throw err;
         return undefined;
       }
     },

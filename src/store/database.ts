@@ -88,6 +88,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     // which then drops it; without a listener that would crash the process. The next query opens
     // a new connection, or reports the failure to its caller as unavailable.
     pool.on("error", () => {});
+    // A checked-out client between two statements (Kysely holds one from connect to query, and
+    // through a transaction) has no query to fail: the server's "terminating connection" would
+    // be an unheard "error" event on the client itself. Heard here, it marks the client broken;
+    // its next statement fails as unavailable and the pool drops it on release.
+    pool.on("connect", (client) => client.on("error", () => {}));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: options.log });
   }
   try {

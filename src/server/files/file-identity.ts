@@ -1,5 +1,6 @@
 import type { IdentityResolver } from "../../auth/identity.js";
 import { readCookie, REFRESH_COOKIE } from "../../auth/refresh-cookie.js";
+import { isDatabaseUnavailable } from "../../store/database-errors.js";
 import type { NodeRequest } from "../http-handler.js";
 import type { FileIdentity } from "./file-server.js";
 
@@ -11,7 +12,7 @@ export type RefreshCookieVerifier = (token: string) => Promise<FileIdentity | un
  * first (the same resolver as the API's auth gate), else the `memos_refresh` cookie, which is
  * what lets `<img src="/file/attachments/...">` work in the web app. Every failure, including a
  * verifier that throws on a stale cookie, is an anonymous caller, never an error (spec Q5: the
- * reference answers 500 there).
+ * reference answers 500 there); only an unreachable database is rethrown, for a 503.
  */
 export function createFileIdentityResolver(deps: {
   bearer: IdentityResolver;
@@ -28,7 +29,9 @@ export function createFileIdentityResolver(deps: {
       const token = readCookie(cookie === undefined ? null : Array.isArray(cookie) ? cookie.join("; ") : cookie, REFRESH_COOKIE);
       if (token === undefined || token === "") return undefined;
       return await deps.refreshCookie(token);
-    } catch {
+    } catch (err) {
+      // An unreachable database is the route's failure (503), not an anonymous caller.
+      if (isDatabaseUnavailable(err)) throw err;
       return undefined;
     }
   };

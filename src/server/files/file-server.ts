@@ -135,7 +135,11 @@ export function createFileRoute<A extends FileAttachment>(options: FileRouteOpti
       const access = await options.authorize({
         attachment,
         ...(parsed.shareToken === undefined ? {} : { shareToken: parsed.shareToken }),
-        identity: () => (identity ??= options.resolveIdentity(req).catch(() => undefined)),
+        identity: () =>
+          (identity ??= options.resolveIdentity(req).catch((err: unknown) => {
+            if (asUnavailable(err) !== undefined) throw err;
+            return undefined;
+          })),
       });
       if (access === "not-found") return sendError(res, 404, "attachment not found"), true;
       if (access === "unauthenticated") return sendError(res, 401, "authentication required"), true;
