@@ -4,16 +4,21 @@
  * fails fast with `unavailable` (Connect 503, REST 503 `{"code":14}`, file route 503, live events
  * 503) and `/healthz` answers 503; the process stays up. When Postgres is started again the server
  * resumes by itself (no restart), and every write it acknowledged is in the database. Skipped when
- * the PostgreSQL server binaries are not installed.
+ * the PostgreSQL server binaries are not installed. Also: a database host that accepts the TCP
+ * connection and then says nothing (no Postgres binaries needed) fails within the connect timeout,
+ * as unavailable.
  *
  *   NODE_OPTIONS=--experimental-vm-modules npx jest test/reliability/faults-postgres.test.ts
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jest } from "@jest/globals";
 import pg from "pg";
 import { startServer, type ServerProcess } from "../../bench/lib/process.js";
+import { asUnavailable } from "../../src/server/unavailable.js";
+import { openDatabase } from "../../src/store/database.js";
 import { signUpAndIn } from "../auth/support.js";
 import { findPostgresBin, startPostgres, type TestPostgres } from "../support/postgres.js";
 
@@ -187,6 +192,33 @@ describeIfPostgres("Postgres stopped under load", () => {
     } finally {
       running = false;
       await Promise.all(writers);
+    }
+  });
+});
+
+describe("a database that accepts connections and never answers", () => {
+  test("fails within the connect timeout, as unavailable", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const started = performance.now();
+      const err = await openDatabase({ driver: "postgres", dsn: `postgres://memos@127.0.0.1:${port}/memos`, connectTimeoutMs: 500 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const ms = performance.now() - started;
+      expect(err).toBeInstanceOf(Error);
+      expect(asUnavailable(err)?.rawMessage).toBe("database unavailable");
+      expect(ms).toBeLessThan(FAIL_FAST_BOUND_MS);
+      process.stdout.write(`faults-postgres: silent database host, start-up failed as unavailable after ${Math.round(ms)} ms (connect timeout 500 ms)\n`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });
