@@ -9,6 +9,7 @@ import { streamedUploadKey, type StagedFile, type StreamedUpload } from "../../s
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse } from "../http-handler.js";
 import { peerAddressKey } from "../request-context.js";
+import { asUnavailable } from "../unavailable.js";
 import { createUnaryInvokers } from "./invoke-unary.js";
 import { malformed, multipartBoundary, multipartEvents, type MultipartEvent } from "./multipart.js";
 import { writeError, writeJson } from "./rest-response.js";
@@ -52,8 +53,9 @@ export function createAttachmentUploadRoute(options: {
       return true;
     }
     void handle(req, res).catch((err: unknown) => {
-      options.logger?.error({ err }, "attachment upload failed");
-      if (!res.headersSent && !res.writableEnded) writeError(res, new ConnectError("internal server error", Code.Internal));
+      const unavailable = asUnavailable(err);
+      if (unavailable === undefined) options.logger?.error({ err }, "attachment upload failed");
+      if (!res.headersSent && !res.writableEnded) writeError(res, unavailable ?? new ConnectError("internal server error", Code.Internal));
     });
     return true;
   };
