@@ -26,11 +26,12 @@ export interface ConnectHandlerOptions {
  * a request for a known procedure and returns true, or returns false for any other path.
  *
  * It is connect-node's adapter with two differences:
- * - A request body that is not valid protobuf binary, or a compressed body that does not
- *   decompress (truncated gzip or brotli), is the caller's fault: connect-es reports it as
- *   `internal` ("parse binary: ...", "decompression failed"), connect-go as `invalid_argument`.
- *   We answer `invalid_argument` (HTTP 400 on Connect, grpc-status 3 on gRPC), like the
- *   reference server.
+ * - A request body that is not valid protobuf binary, a compressed body that does not
+ *   decompress (truncated gzip or brotli), or a gRPC message flagged compressed without a
+ *   `grpc-encoding` is the caller's fault: connect-es reports it as `internal` ("parse binary:
+ *   ...", "decompression failed", "received compressed envelope, ..."), connect-go as
+ *   `invalid_argument` for the first. We answer `invalid_argument` (HTTP 400 on Connect,
+ *   grpc-status 3 on gRPC), like the reference server does for malformed protobuf.
  * - Failures after the handler ran (the client went away mid-response) go to our logger at
  *   debug level instead of `console.error`.
  */
@@ -60,10 +61,10 @@ export function createConnectHandler(options: ConnectHandlerOptions): (req: Node
 }
 
 /** Starts of connect-es `internal` messages that are really the caller's fault (see above). */
-const CLIENT_FAULTS = ["parse binary:", "decompression failed"];
+const CLIENT_FAULTS = ["parse binary:", "decompression failed", "received compressed envelope"];
 const GRPC_CLIENT_FAULTS = CLIENT_FAULTS.map(encodeURIComponent);
 
-/** Maps connect-es's `internal` "parse binary" and "decompression failed" errors to `invalid_argument`. */
+/** Maps connect-es's `internal` errors for malformed request bodies to `invalid_argument`. */
 function rewriteBinaryParseError(uRes: UniversalServerResponse): UniversalServerResponse {
   // Connect unary errors: HTTP 500 with a small JSON body.
   if (uRes.status === 500 && uRes.body !== undefined) {

@@ -36,22 +36,32 @@ describe("a compressed Connect body that does not decompress is invalid_argument
   });
 
   test("gRPC: a compressed message that does not decompress is grpc-status 3", async () => {
-    const session = http2.connect(t.baseUrl);
-    try {
-      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
-        const req = session.request({ ":method": "POST", ":path": PROFILE, "content-type": "application/grpc", "grpc-encoding": "gzip", te: "trailers" });
-        let merged: http2.IncomingHttpHeaders = {};
-        req.on("response", (h) => (merged = { ...merged, ...h }));
-        req.on("trailers", (h) => (merged = { ...merged, ...h }));
-        req.on("end", () => resolve(merged));
-        req.on("error", reject);
-        // One envelope flagged compressed (0x01) whose 4 bytes are not gzip.
-        req.end(Buffer.from([1, 0, 0, 0, 4, 1, 2, 3, 4]));
-        req.resume();
-      });
-      expect(headers["grpc-status"]).toBe("3");
-    } finally {
-      session.close();
-    }
+    // One envelope flagged compressed (0x01) whose 4 bytes are not gzip.
+    const headers = await grpcCall(PROFILE, { "grpc-encoding": "gzip" }, Buffer.from([1, 0, 0, 0, 4, 1, 2, 3, 4]));
+    expect(headers["grpc-status"]).toBe("3");
+  });
+
+  test("gRPC: a message flagged compressed without grpc-encoding is grpc-status 3", async () => {
+    const headers = await grpcCall(PROFILE, {}, Buffer.from([0xff, 0, 0, 0, 0]));
+    expect(headers["grpc-status"]).toBe("3");
   });
 });
+
+/** One gRPC call over HTTP/2 cleartext; the response headers and trailers merged. */
+async function grpcCall(path: string, extra: http2.OutgoingHttpHeaders, body: Buffer): Promise<http2.IncomingHttpHeaders> {
+  const session = http2.connect(t.baseUrl);
+  try {
+    return await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      const req = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...extra });
+      let merged: http2.IncomingHttpHeaders = {};
+      req.on("response", (h) => (merged = { ...merged, ...h }));
+      req.on("trailers", (h) => (merged = { ...merged, ...h }));
+      req.on("end", () => resolve(merged));
+      req.on("error", reject);
+      req.end(body);
+      req.resume();
+    });
+  } finally {
+    session.close();
+  }
+}
