@@ -13,6 +13,7 @@ import {
   callerArb,
   check,
   CONNECT_CODES,
+  deletingLast,
   expectHealthy,
   rawRequest,
   startFuzzTarget,
@@ -28,8 +29,9 @@ import { generatedServices, mutatedBinaryArb, validBinaryArb, validJsonArb, wron
 const TEST_TIMEOUT_MS = 120_000;
 
 const services = await generatedServices();
-const methods: Array<[string, DescService, DescMethod]> = services.flatMap((s) =>
-  s.methods.filter((m) => m.methodKind === "unary").map((m): [string, DescService, DescMethod] => [`${s.typeName}/${m.name}`, s, m]),
+const methods = deletingLast(
+  services.flatMap((s) => s.methods.filter((m) => m.methodKind === "unary").map((m): [string, DescService, DescMethod] => [`${s.typeName}/${m.name}`, s, m])),
+  ([, , m]) => m.name,
 );
 
 let target: FuzzTarget | undefined;

@@ -78,7 +78,10 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     const admin = await newUser(t.baseUrl, "fz-admin");
     const user = await newUser(t.baseUrl, "fz-user");
     const sentinel = await newUser(t.baseUrl, "fz-sentinel");
-    const names: string[] = [admin.name, user.name, "users/nobody", "memos/missing", "attachments/missing"];
+    // The callers' own names stay out of the pools: a fuzzed DeleteUser or UpdateUser must not
+    // take away the identities the rest of the run signs in with. A victim user stands in.
+    const victim = await newUser(t.baseUrl, "fz-victim");
+    const names: string[] = [victim.name, "users/nobody", "memos/missing", "attachments/missing"];
     const attachmentUids: string[] = [];
     const attachments = attachmentClient(t.baseUrl, user.token);
     for (const [owner, visibility] of [
@@ -140,6 +143,15 @@ function attachmentClient(baseUrl: string, token: string) {
     return next(req);
   };
   return createClient(AttachmentService, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [auth] }));
+}
+
+/**
+ * Orders RPCs (or routes) so that deleting ones come last: the resources the fixtures made are
+ * still there while the other methods are fuzzed.
+ */
+export function deletingLast<T>(items: readonly T[], nameOf: (item: T) => string): T[] {
+  const deleting = (item: T) => /(^|[^a-z])delete/i.test(nameOf(item));
+  return [...items.filter((i) => !deleting(i)), ...items.filter(deleting)];
 }
 
 /** Plain HTTP/1.1 keep-alive agent shared by a suite's raw requests. */
