@@ -85,3 +85,22 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ MEMOS_PORT: "70000" })).toThrow(/MEMOS_PORT/);
   });
 });
+
+describe("loadConfig: fault handling settings", () => {
+  test("database connect timeout and blob janitor: defaults, values, bad values named", () => {
+    expect(loadConfig({})).toMatchObject({ dbConnectTimeoutMs: 5_000, blobJanitorIntervalMs: 6 * 3_600_000, blobJanitorGraceMs: 3_600_000 });
+    expect(
+      loadConfig({ MEMOS_DB_CONNECT_TIMEOUT_MS: "1500", MEMOS_BLOB_JANITOR_INTERVAL_MS: "0", MEMOS_BLOB_JANITOR_GRACE_MS: "0" }),
+    ).toMatchObject({ dbConnectTimeoutMs: 1_500, blobJanitorIntervalMs: 0, blobJanitorGraceMs: 0 });
+    let error: unknown;
+    try {
+      // An interval past 7 days would overflow Node's timer (it would fire at once, forever).
+      loadConfig({ MEMOS_DB_CONNECT_TIMEOUT_MS: "0", MEMOS_BLOB_JANITOR_INTERVAL_MS: String(30 * 86_400_000), MEMOS_BLOB_JANITOR_GRACE_MS: "-1" });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join("\n");
+    for (const name of ["MEMOS_DB_CONNECT_TIMEOUT_MS", "MEMOS_BLOB_JANITOR_INTERVAL_MS", "MEMOS_BLOB_JANITOR_GRACE_MS"]) expect(problems).toContain(name);
+  });
+});
