@@ -54,13 +54,12 @@ describeIfPostgres("Postgres stopped under load", () => {
   beforeAll(async () => {
     postgres = await startPostgres();
     dataDir = mkdtempSync(join(tmpdir(), "faults-pg-"));
-    server = await startServer("memos-postgres", "src/main.ts", {
-      MEMOS_DRIVER: "postgres",
-      MEMOS_DSN: postgres.dsn,
-      MEMOS_DATA: dataDir,
-      MEMOS_DB_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
-      MEMOS_LOG_LEVEL: "warn",
-    });
+    server = await startServer(
+      "memos-postgres",
+      "src/main.ts",
+      { MEMOS_DRIVER: "postgres", MEMOS_DSN: postgres.dsn, MEMOS_DATA: dataDir, MEMOS_DB_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS), MEMOS_LOG_LEVEL: "warn" },
+      { timeoutMs: 180_000 },
+    );
   });
 
   afterAll(async () => {

@@ -30,6 +30,8 @@ const INLINE_BYTES = 1024 * 1024;
 /** Acknowledged uploads to wait for before the kill, so some are done and some in flight. */
 const ACKS_BEFORE_KILL = 6;
 const BOUNDARY = "----faults-sigkill";
+/** Start-up on a loaded machine (PGlite's first start and its recovery after the kill) can be slow. */
+const START_TIMEOUT_MS = 180_000;
 
 /** Every file under `dir` as a `/`-separated path relative to it. */
 function filesUnder(dir: string): string[] {
@@ -94,7 +96,7 @@ describe("SIGKILL during uploads", () => {
   test("after a restart no row points at a missing blob, and the janitor leaves no unreferenced blob", async () => {
     const dir = dataDir!;
     const blobRoot = join(dir, "blobs");
-    server = await startServer("memos-sigkill", "src/main.ts", { MEMOS_DATA: dir, MEMOS_LOG_LEVEL: "warn" });
+    server = await startServer("memos-sigkill", "src/main.ts", { MEMOS_DATA: dir, MEMOS_LOG_LEVEL: "warn" }, { timeoutMs: START_TIMEOUT_MS });
     const alice = await signUpAndIn(server.baseUrl);
     const { attachments } = attachmentClients(server.baseUrl, alice.accessToken);
 
@@ -148,7 +150,12 @@ describe("SIGKILL during uploads", () => {
     writeFileSync(join(blobRoot, "derived", "no-such-attachment", "999999.thumbnail.v1.jpeg"), "not a thumbnail of anything");
 
     const restartedAt = performance.now();
-    server = await startServer("memos-sigkill-restarted", "src/main.ts", { MEMOS_DATA: dir, MEMOS_LOG_LEVEL: "warn", MEMOS_BLOB_JANITOR_GRACE_MS: "0" });
+    server = await startServer(
+      "memos-sigkill-restarted",
+      "src/main.ts",
+      { MEMOS_DATA: dir, MEMOS_LOG_LEVEL: "warn", MEMOS_BLOB_JANITOR_GRACE_MS: "0" },
+      { timeoutMs: START_TIMEOUT_MS },
+    );
     const restartMs = performance.now() - restartedAt;
     const after = attachmentClients(server.baseUrl, alice.accessToken).attachments;
 
