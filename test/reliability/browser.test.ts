@@ -16,7 +16,8 @@
  *
  * A second page on http://localhost:B is another site, and not the instance URL: its credentialed
  * calls are refused by CORS, token-only calls work, and the private thumbnail's <img> is refused
- * (the Lax cookie is withheld) while the public one loads.
+ * (the Lax cookie is withheld) while the public one loads. A last page on the trusted origin signs
+ * out, and the browser drops the cookie the server cleared.
  */
 import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
@@ -284,7 +285,7 @@ describeIfChromium("a real browser on another origin", () => {
     }
   }, 30_000);
 
-  test("Connect, gRPC-Web, REST and <img> with CORS and the refresh cookie; another site gets no cookie", async () => {
+  test("Connect, gRPC-Web, REST and <img> with CORS and the refresh cookie; another site gets no cookie; SignOut clears it", async () => {
     const api = app!.baseUrl;
     const trustedOrigin = `http://127.0.0.1:${pageServer!.port}`;
     const untrustedOrigin = `http://localhost:${pageServer!.port}`;
@@ -445,5 +446,20 @@ describeIfChromium("a real browser on another origin", () => {
     // The cookie is still in the jar, unchanged: it was withheld, not lost, and the other site's
     // sign-in did not replace it.
     expect((await context!.cookies(api)).map((c) => c.value)).toEqual([rotatedCookie]);
+
+    // ---- Back on the trusted origin: SignOut clears the cookie, and the browser drops it ----
+    const out = await runPage(context!, trustedOrigin, { mode: "signOut", api, username, password });
+    expect(valueOf(out.steps, "signIn")).toBe(true);
+    expect(valueOf(out.steps, "signOut")).toBe(true);
+    expect(failureOf(out.steps, "refreshAfterSignOut")).toEqual({ code: CODE_UNAUTHENTICATED, error: "refresh token not found" });
+    const [outSignIn] = exchangesTo(out.observed, rpc("AuthService/SignIn"));
+    const [signOut] = exchangesTo(out.observed, rpc("AuthService/SignOut"));
+    // SignOut carried the cookie SignIn had just set (so the server could revoke that token).
+    expect(signOut!.requestHeaders["cookie"]).toBe(`memos_refresh=${refreshCookieValue(outSignIn!.setCookies)}`);
+    expect(signOut!.setCookies).toEqual(["memos_refresh=; Path=/; HttpOnly; Expires=Thu, 01 Jan 1970 00:00:00 GMT; SameSite=Lax"]);
+    expect(exchangesTo(out.observed, rpc("AuthService/RefreshToken"))[0]!.requestHeaders["cookie"]).toBeUndefined();
+    expect(await context!.cookies(api)).toEqual([]);
+    expect(out.observed.pageErrors).toEqual([]);
+    expect(failedRequests(out.observed)).toEqual([]);
   }, 60_000);
 });

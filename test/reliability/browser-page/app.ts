@@ -19,8 +19,11 @@ import { UserService } from "../../../gen/memos/api/v1/user_service_pb.js";
 
 /** What the test passes in the fragment. */
 export interface PageSettings {
-  /** `trusted`: the page origin is the server's instance URL. `untrusted`: any other site. */
-  readonly mode: "trusted" | "untrusted";
+  /**
+   * `trusted`: the page origin is the server's instance URL. `untrusted`: any other site.
+   * `signOut`: sign in and out again from the trusted origin.
+   */
+  readonly mode: "trusted" | "untrusted" | "signOut";
   /** The server's base URL, e.g. `http://127.0.0.1:8081`. */
   readonly api: string;
   readonly username: string;
@@ -229,9 +232,27 @@ async function untrustedRun(): Promise<void> {
   await step("publicImage", async () => showImage(settings.publicImage ?? "", "public thumbnail"));
 }
 
+/** SignOut from the trusted origin: the server clears the cookie and the browser drops it. */
+async function signOutRun(): Promise<void> {
+  let token: string | undefined;
+  const auth = clientOf(AuthService, createConnectTransport({ baseUrl: settings.api, useBinaryFormat: true, fetch: fetchWithCookies, interceptors: [bearer(() => token)] }));
+  await step("signIn", async () => {
+    token = (await auth.signIn({ credentials: { case: "passwordCredentials", value: { username: settings.username, password: settings.password } } })).accessToken;
+    return token.length > 0;
+  });
+  await step("signOut", async () => {
+    await auth.signOut({});
+    token = undefined;
+    return true;
+  });
+  await step("refreshAfterSignOut", async () => (await auth.refreshToken({})).accessToken);
+}
+
+const runs = { trusted: trustedRun, untrusted: untrustedRun, signOut: signOutRun };
+
 async function main(): Promise<void> {
   try {
-    await (settings.mode === "trusted" ? trustedRun() : untrustedRun());
+    await runs[settings.mode]();
   } finally {
     const pre = page.document.createElement("pre");
     pre.id = "results";
