@@ -11,7 +11,7 @@ export default {
       { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "es6" } },
     ],
   },
-  testTimeout: 30000,
+  testTimeout: 60000,
   // Every test file runs in a worker process (never in band), and a worker that has grown past
   // the limit (PGlite instances are large) is replaced after its file, so memory stays bounded.
   maxWorkers: 2,

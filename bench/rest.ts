@@ -7,14 +7,16 @@
 //   - a "stub" server (this file with BENCH_REST_STUB=1): the same Connect handler, REST handler
 //     and interceptor chain as the app, but GetInstanceProfile answers a constant, so the
 //     transport and transcoding overhead is what is left.
-// Contestants alternate round by round; medians are printed with the ratios.
+// Every server runs as an esbuild bundle, as `npm start` runs ours. Contestants alternate round
+// by round; medians are printed with the ratios.
 // Targets: REST >= 1.0x Connect JSON, >= 0.5x bare node:http (stub server).
 //   BENCH_SECONDS (5)  BENCH_ROUNDS (3)  BENCH_CONNECTIONS (32)
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runLoad, type LoadResult, type LoadTarget } from "./lib/load.js";
-import { startServer, type ServerProcess } from "./lib/process.js";
+import { ROOT, startServer, type ServerProcess } from "./lib/process.js";
 import { printLoadTable } from "./lib/report.js";
 
 /** The app's transport stack over a constant GetInstanceProfile (no database). */
@@ -76,11 +78,12 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "bench-rest-"));
   const servers: ServerProcess[] = [];
   try {
-    const memos = await startServer("memos-connect", "src/main.ts", { MEMOS_DATA: dataDir, MEMOS_LOG_LEVEL: "warn" });
+    execFileSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
+    const memos = await startServer("memos-connect", "dist/main.js", { MEMOS_DATA: dataDir, MEMOS_LOG_LEVEL: "warn" });
     servers.push(memos);
-    const stub = await startServer("stub", "bench/rest.ts", { BENCH_REST_STUB: "1" });
+    const stub = await startServer("stub", "bench/rest.ts", { BENCH_REST_STUB: "1" }, { bundle: true });
     servers.push(stub);
-    const bare = await startServer("bare", "bench/servers/bare-http.ts", {});
+    const bare = await startServer("bare", "bench/servers/bare-http.ts", {}, { bundle: true });
     servers.push(bare);
     const restTarget = (s: ServerProcess): LoadTarget => ({ url: s.baseUrl + "/api/v1/instance/profile", method: "GET" });
     const connectTarget = (s: ServerProcess): LoadTarget => ({
@@ -90,14 +93,14 @@ async function main(): Promise<void> {
       body: "{}",
     });
     await scenario("app (PGlite read per call)", [
-      { name: "REST GET /api/v1/instance/profile", target: restTarget(memos) },
-      { name: "Connect JSON GetInstanceProfile", target: connectTarget(memos) },
-      { name: "bare node:http, same JSON", target: restTarget(bare) },
+      { name: "REST GET /api/v1/instance/profile", server: memos, target: restTarget(memos) },
+      { name: "Connect JSON GetInstanceProfile", server: memos, target: connectTarget(memos) },
+      { name: "bare node:http, same JSON", server: bare, target: restTarget(bare) },
     ]);
     await scenario("stub (same transports and interceptors, constant answer)", [
-      { name: "REST GET /api/v1/instance/profile", target: restTarget(stub) },
-      { name: "Connect JSON GetInstanceProfile", target: connectTarget(stub) },
-      { name: "bare node:http, same JSON", target: restTarget(bare) },
+      { name: "REST GET /api/v1/instance/profile", server: stub, target: restTarget(stub) },
+      { name: "Connect JSON GetInstanceProfile", server: stub, target: connectTarget(stub) },
+      { name: "bare node:http, same JSON", server: bare, target: restTarget(bare) },
     ]);
   } finally {
     for (const s of servers) await s.stop();
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function scenario(title: string, contestants: ReadonlyArray<{ name: string; target: LoadTarget }>): Promise<void> {
+async function scenario(title: string, contestants: ReadonlyArray<{ name: string; server: ServerProcess; target: LoadTarget }>): Promise<void> {
   // The REST answer must be a real one before it is timed.
   const probe = await fetch(contestants[0]!.target.url);
   if (probe.status !== 200) throw new Error(`REST probe answered ${probe.status}: ${await probe.text()}`);
@@ -114,7 +117,9 @@ async function scenario(title: string, contestants: ReadonlyArray<{ name: string
   for (const c of contestants) await runLoad(c.target, { connections: CONNECTIONS, seconds: 1 }); // warm-up
   const results: LoadResult[][] = contestants.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, c] of contestants.entries()) results[i]!.push(await runLoad(c.target, { connections: CONNECTIONS, seconds: SECONDS }));
+    for (const [i, c] of contestants.entries()) {
+      results[i]!.push(await runLoad(c.target, { connections: CONNECTIONS, seconds: SECONDS, serverCpuMs: c.server.cpuMs }));
+    }
   }
   printLoadTable(contestants.map((c) => c.name), results, "REST / this");
 }

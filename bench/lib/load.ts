@@ -7,6 +7,8 @@ export interface LoadResult {
   readonly p99: number;
   readonly errors: number;
   readonly non2xx: number;
+  /** The server's CPU time (user + system) per request in microseconds, when it was metered. */
+  readonly cpuUsPerReq?: number;
 }
 
 /** What to send. */
@@ -17,8 +19,17 @@ export interface LoadTarget {
   readonly body?: string | Buffer;
 }
 
-/** Drives `target` with `connections` keep-alive connections for `seconds` and reports throughput and latency (ms). */
-export async function runLoad(target: LoadTarget, opts: { connections: number; seconds: number }): Promise<LoadResult> {
+/**
+ * Drives `target` with `connections` keep-alive connections for `seconds` and reports throughput
+ * and latency (ms). With `serverCpuMs` (the server process's CPU time so far), also the server's
+ * CPU time per request: a figure that, unlike throughput, barely moves when other processes
+ * compete for the machine's cores.
+ */
+export async function runLoad(
+  target: LoadTarget,
+  opts: { connections: number; seconds: number; serverCpuMs?: () => number },
+): Promise<LoadResult> {
+  const cpuBefore = opts.serverCpuMs?.();
   const result = await autocannon({
     url: target.url,
     method: target.method ?? "GET",
@@ -34,5 +45,6 @@ export async function runLoad(target: LoadTarget, opts: { connections: number; s
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    cpuUsPerReq: cpuBefore === undefined ? undefined : ((opts.serverCpuMs!() - cpuBefore) * 1000) / Math.max(1, result.requests.total),
   };
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The repository root. */
@@ -17,7 +17,28 @@ export interface ServerProcess {
   readonly startupMs: number;
   /** Resident set size of the server process in MiB. */
   rssMiB(): number;
+  /** CPU time (user + system) the server process has used so far, in milliseconds. */
+  cpuMs(): number;
   stop(): Promise<void>;
+}
+
+/** Bundles `script` (relative to the root) with esbuild into a fresh directory under node_modules/.cache. */
+async function bundle(script: string): Promise<string> {
+  const { build } = await import("esbuild");
+  const cache = join(ROOT, "node_modules", ".cache", "memos-connect");
+  mkdirSync(cache, { recursive: true });
+  const outfile = join(mkdtempSync(join(cache, "bench-")), basename(script).replace(/\.ts$/, ".mjs"));
+  await build({
+    entryPoints: [join(ROOT, script)],
+    outfile,
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    logLevel: "warning",
+  });
+  return outfile;
 }
 
 export async function freePort(): Promise<number> {
@@ -32,19 +53,22 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Spawns `node [nodeArgs] <script>` (a `.ts` script through tsx) with `env` (PORT set to a free port) and
- * waits until `GET <readyPath>` answers 200. Its output is discarded unless `MEMOS_BENCH_VERBOSE`
- * is set.
+ * Spawns `node [nodeArgs] <script>` with `env` (PORT set to a free port) and waits until
+ * `GET <readyPath>` answers 200. A `.ts` script runs through tsx, or with `bundle` as one esbuild
+ * bundle made the way `npm run build` makes `dist/main.js` (what production runs: tsx keeps
+ * function names, which costs time on every closure it creates). Its output is discarded unless
+ * `MEMOS_BENCH_VERBOSE` is set.
  */
 export async function startServer(
   name: string,
   script: string,
   env: Record<string, string>,
-  opts: { portVar?: string; readyPath?: string; timeoutMs?: number; nodeArgs?: readonly string[] } = {},
+  opts: { portVar?: string; readyPath?: string; timeoutMs?: number; nodeArgs?: readonly string[]; bundle?: boolean } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
+  const entry = script.endsWith(".ts") && opts.bundle === true ? await bundle(script) : join(ROOT, script);
   const started = performance.now();
-  const args = [...(opts.nodeArgs ?? []), ...(script.endsWith(".ts") ? ["--import", "tsx", join(ROOT, script)] : [join(ROOT, script)])];
+  const args = [...(opts.nodeArgs ?? []), ...(entry.endsWith(".ts") ? ["--import", "tsx", entry] : [entry])];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, NODE_OPTIONS: "", ...env, [opts.portVar ?? "MEMOS_PORT"]: String(port), MEMOS_ADDR: "127.0.0.1" },
@@ -70,6 +94,7 @@ export async function startServer(
     baseUrl,
     child,
     startupMs,
+    cpuMs: () => processCpuMs(child.pid!),
     rssMiB() {
       const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
       const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -80,6 +105,18 @@ export async function startServer(
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
       await exited;
       clearTimeout(timer);
+      if (entry !== join(ROOT, script)) rmSync(dirname(entry), { recursive: true, force: true });
     },
   };
 }
+
+/** CPU time (user + system) process `pid` has used so far, in milliseconds, from /proc. */
+export function processCpuMs(pid: number): number {
+  // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** Clock ticks per second of /proc CPU times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;

@@ -30,15 +30,30 @@ function format(n: number): string {
 
 /**
  * Prints one row per contestant (medians of its rounds) and the ratio of the first contestant's
- * throughput to each other's, under the column title `ratioTitle`.
+ * throughput to each other's, under the column title `ratioTitle`. When every run metered its
+ * server's CPU, also the CPU time per request and the same ratio computed from it (the other's
+ * CPU per request over the first's), which holds up on a busy machine where throughput does not.
  */
 export function printLoadTable(names: readonly string[], results: readonly LoadResult[][], ratioTitle: string): void {
   const first = median(results[0]!.map((r) => r.rps));
+  const cpu = (rs: readonly LoadResult[]) => median(rs.map((r) => r.cpuUsPerReq ?? Number.NaN));
+  const metered = results.every((rs) => rs.every((r) => r.cpuUsPerReq !== undefined));
+  const firstCpu = metered ? cpu(results[0]!) : Number.NaN;
   printTable(
-    ["contestant", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", ratioTitle],
+    [
+      "contestant",
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "non-2xx",
+      ratioTitle,
+      ...(metered ? ["server CPU us/req", `${ratioTitle} by CPU`] : []),
+    ],
     names.map((name, i) => {
       const rs = results[i]!;
       const rps = median(rs.map((r) => r.rps));
+      const cpuColumns = metered ? [Math.round(cpu(rs)), i === 0 ? "-" : (cpu(rs) / firstCpu).toFixed(2) + "x"] : [];
       return [
         name,
         Math.round(rps),
@@ -47,6 +62,7 @@ export function printLoadTable(names: readonly string[], results: readonly LoadR
         rs.reduce((n, r) => n + r.errors, 0),
         rs.reduce((n, r) => n + r.non2xx, 0),
         i === 0 ? "-" : (first / rps).toFixed(2) + "x",
+        ...cpuColumns,
       ];
     }),
   );

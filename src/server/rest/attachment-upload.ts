@@ -8,6 +8,7 @@ import { IMAGE_HEAD_BYTES } from "../../media/image-size.js";
 import { streamedUploadKey, type StagedFile, type StreamedUpload } from "../../services/attachment-service.js";
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse } from "../http-handler.js";
+import { incomingHeaders } from "../incoming-headers.js";
 import { peerAddressKey } from "../request-context.js";
 import { asUnavailable } from "../unavailable.js";
 import { createUnaryInvokers } from "./invoke-unary.js";
@@ -120,7 +121,7 @@ export function createAttachmentUploadRoute(options: {
     const result = await invoke!(create(CreateAttachmentRequestSchema), {
       requestMethod: "POST",
       url: `http://${headerOf(req, "host") ?? "localhost"}${req.url ?? ""}`,
-      requestHeader: headerPairs(req),
+      requestHeader: incomingHeaders(req.headers),
       contextValues: createContextValues()
         .set(peerAddressKey, req.socket?.remoteAddress ?? "")
         .set(streamedUploadKey, upload),
@@ -196,13 +197,3 @@ function headerOf(req: NodeRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function headerPairs(req: NodeRequest): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const key in req.headers) {
-    if (key.charCodeAt(0) === 58) continue;
-    const v = req.headers[key];
-    if (typeof v === "string") pairs.push([key, v]);
-    else if (Array.isArray(v)) for (const e of v) pairs.push([key, e]);
-  }
-  return pairs;
-}

@@ -17,7 +17,7 @@ export interface CallInit {
   readonly requestMethod: string;
   readonly url: string;
   /** Request headers, as given to services in `ctx.requestHeader` (Cookie included). */
-  readonly requestHeader: [string, string][];
+  readonly requestHeader: Headers;
   readonly contextValues: ContextValues;
   /**
    * The call's abort signal (aborts when the client goes away, and once the call is over),
@@ -64,16 +64,58 @@ export function createUnaryInvokers(
 type UnaryImplFn = (input: Message, ctx: HandlerContext) => Promise<unknown> | unknown;
 type AnyFn = Parameters<Interceptor>[0];
 
+/** Where the innermost function finds its call's context on the request object. */
+const callContext = Symbol("rest call context");
+type ContextCarrier = UnaryRequest & { [callContext]?: HandlerContext };
+
 function createInvoker(
   service: DescService,
   method: DescMethodUnary,
   impl: UnaryImplFn,
   interceptors: readonly Interceptor[],
 ): UnaryInvoker {
+  const innermost: AnyFn = async (req) => {
+    const ctx = (req as ContextCarrier)[callContext]!;
+    // The context as the implementation sees it, merged from the (possibly interceptor-modified) request.
+    const output = await impl(req.message as Message, {
+      service: req.service,
+      method,
+      protocolName: ctx.protocolName,
+      requestMethod: req.requestMethod,
+      url: req.url,
+      get signal() {
+        return req.signal;
+      },
+      timeoutMs: ctx.timeoutMs,
+      requestHeader: req.header,
+      responseHeader: ctx.responseHeader,
+      get responseTrailer() {
+        return ctx.responseTrailer;
+      },
+      values: req.contextValues,
+    });
+    const res: UnaryResponse = {
+      stream: false,
+      service,
+      method,
+      header: ctx.responseHeader,
+      get trailer() {
+        return ctx.responseTrailer;
+      },
+      message: create(method.output, output as never),
+    };
+    return res;
+  };
+  // The interceptors are stateless functions of `next`, so the chain is built once per method;
+  // what is particular to a call travels on the request object.
+  let chain = innermost;
+  for (let i = interceptors.length - 1; i >= 0; i--) chain = interceptors[i]!(chain);
+
   return async (input, init) => {
     // The HandlerContext of connect-es `createHandlerContext`, built directly: one lazily created
-    // signal instead of three AbortControllers per call (deadline, request, linked); REST calls
-    // carry no deadline.
+    // signal instead of three AbortControllers per call (deadline, request, linked), and the
+    // trailer (which REST never sends) only when asked for; REST calls carry no deadline.
+    let trailer: Headers | undefined;
     const ctx: HandlerContext = {
       service,
       method,
@@ -84,41 +126,14 @@ function createInvoker(
         return init.signal();
       },
       timeoutMs: () => undefined,
-      requestHeader: new Headers(init.requestHeader),
+      requestHeader: init.requestHeader,
       responseHeader: new Headers(),
-      responseTrailer: new Headers(),
+      get responseTrailer() {
+        return (trailer ??= new Headers());
+      },
       values: init.contextValues,
     };
-    const innermost: AnyFn = async (req) => {
-      // The context as the implementation sees it, merged from the (possibly interceptor-modified) request.
-      const output = await impl(req.message as Message, {
-        service: req.service,
-        method,
-        protocolName: ctx.protocolName,
-        requestMethod: req.requestMethod,
-        url: req.url,
-        get signal() {
-          return req.signal;
-        },
-        timeoutMs: ctx.timeoutMs,
-        requestHeader: req.header,
-        responseHeader: ctx.responseHeader,
-        responseTrailer: ctx.responseTrailer,
-        values: req.contextValues,
-      });
-      const res: UnaryResponse = {
-        stream: false,
-        service,
-        method,
-        header: ctx.responseHeader,
-        trailer: ctx.responseTrailer,
-        message: create(method.output, output as never),
-      };
-      return res;
-    };
-    let next = innermost;
-    for (let i = interceptors.length - 1; i >= 0; i--) next = interceptors[i]!(next);
-    const req: UnaryRequest = {
+    const req: ContextCarrier = {
       stream: false,
       service,
       method,
@@ -130,9 +145,10 @@ function createInvoker(
       header: ctx.requestHeader,
       contextValues: ctx.values,
       message: input,
+      [callContext]: ctx,
     };
     try {
-      const res = await next(req);
+      const res = await chain(req);
       return { ok: true, message: res.message as Message, header: res.header };
     } catch (err) {
       // Below the recovery interceptor everything is a ConnectError; guard anyway so no cause leaks.

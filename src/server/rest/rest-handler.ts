@@ -3,6 +3,7 @@ import { Code, ConnectError, createContextValues, type Interceptor } from "@conn
 import type { Logger } from "../../logger.js";
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse, RouteHandler } from "../http-handler.js";
+import { incomingHeaders } from "../incoming-headers.js";
 import { peerAddressKey } from "../request-context.js";
 import { readBody } from "./body-reader.js";
 import { createUnaryInvokers, type CallInit } from "./invoke-unary.js";
@@ -153,7 +154,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       const init: CallInit = {
         requestMethod: httpMethod,
         url: requestUrl(req, url),
-        requestHeader: headerPairs(req),
+        requestHeader: incomingHeaders(req.headers),
         contextValues: createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
         signal: () => {
           if (abort === undefined) {
@@ -206,19 +207,6 @@ function parseJsonBody(bytes: Buffer): JsonValue | undefined {
   } catch (err) {
     throw new ConnectError(`malformed JSON body: ${(err as Error).message}`, Code.InvalidArgument);
   }
-}
-
-/** Request headers as pairs for the handler context, without HTTP/2 pseudo-headers. */
-function headerPairs(req: NodeRequest): [string, string][] {
-  const pairs: [string, string][] = [];
-  const h = req.headers;
-  for (const key in h) {
-    if (key.charCodeAt(0) === 58 /* : */) continue;
-    const v = h[key];
-    if (typeof v === "string") pairs.push([key, v]);
-    else if (Array.isArray(v)) for (const e of v) pairs.push([key, e]);
-  }
-  return pairs;
 }
 
 function requestUrl(req: NodeRequest, url: string): string {
