@@ -46,6 +46,6 @@ export function createAccessTokenVerifier(deps: { tokens: AccessTokens; users: U
     if (claims === undefined) return undefined;
     const user = await deps.users.findById(claims.userId);
     if (user === undefined || user.row_status !== "NORMAL") return undefined;
-    return { userId: user.id, via: "access-token", claims };
+    return { userId: user.id, via: "access-token", claims, user };
   };
 }

@@ -1,4 +1,5 @@
 import { createContextKey } from "@connectrpc/connect";
+import type { UserRow } from "../store/user-repository.js";
 import { isDatabaseUnavailable } from "../store/database-errors.js";
 
 /** Who is calling. Services re-load the user row by `userId`; the rest is informational. */
@@ -8,6 +9,12 @@ export interface Identity {
   readonly via: "access-token" | "personal-access-token";
   /** JWT claims when `via` is `access-token`. */
   readonly claims?: Readonly<Record<string, unknown>>;
+  /**
+   * The user row the verifier read to accept the credentials, when it read one. It was read for
+   * this request, so services take it as their per-call load of the caller instead of reading the
+   * same row again.
+   */
+  readonly user?: UserRow;
 }
 
 /** Verifies one kind of bearer token; answers `undefined` for any token it does not accept. */
