@@ -342,6 +342,25 @@ describeIfPostgres("two replicas on one Postgres and one S3 bucket", () => {
     }
   });
 
+  test("a mention in a memo created on A notifies the user once, read on B", async () => {
+    const username = "replica-mentioned";
+    expect((await call(a, "POST", "/api/v1/users", { body: { username, password: "pw" } })).status).toBe(200);
+    const theirs = (await call(b, "POST", "/api/v1/auth/signin", { body: { passwordCredentials: { username, password: "pw" } } })).json.accessToken as string;
+    const token = (await call(a, "POST", "/api/v1/auth/signin", { body: { passwordCredentials: admin } })).json.accessToken as string;
+    const memo = await call(a, "POST", "/api/v1/memos", { token, body: { content: `hello @${username}`, visibility: "PROTECTED" } });
+    expect(memo.status).toBe(200);
+    const mentionsOf = async () => {
+      const res = await call(b, "GET", `/api/v1/users/${username}/notifications`, { token: theirs });
+      expect(res.status).toBe(200);
+      return ((res.json.notifications ?? []) as Array<{ type: string; sender: string }>).filter((n) => n.type === "MEMO_MENTION");
+    };
+    const deadline = Date.now() + 10_000;
+    while ((await mentionsOf()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // Handled by the replica that made the change only: B does not notify a second time.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await mentionsOf()).map((n) => n.sender)).toEqual([`users/${admin.username}`]);
+  });
+
   test("an instance setting changed on A holds on B at once", async () => {
     const token = (await call(a, "POST", "/api/v1/auth/signin", { body: { passwordCredentials: admin } })).json.accessToken as string;
     const general = (disallow: boolean) => ({
