@@ -61,10 +61,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
   if (options.driver === "pglite") {
     const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
     let loadDataDir = options.loadDataDir;
-    if (options.dataDir !== undefined) {
-      mkdirSync(options.dataDir, { recursive: true });
-      // A new directory starts from the install-time template when there is one (no initdb).
-      if (loadDataDir === undefined && isNewDataDir(options.dataDir)) loadDataDir = readPgliteTemplate();
+    if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
+    // A new directory, or a database in memory, starts from the install-time template when
+    // there is one (no initdb).
+    if (loadDataDir === undefined && (options.dataDir === undefined || isNewDataDir(options.dataDir))) {
+      loadDataDir = readPgliteTemplate();
     }
     const client = new PGlite({ dataDir: options.dataDir, loadDataDir });
     db = new Kysely<Database>({ dialect: new PGliteDialect(client), log: options.log });
