@@ -95,13 +95,13 @@ export function createRefreshSessions(deps: {
  * Checks a refresh token without spending it (the file server's `memos_refresh` cookie, spec §5.2
  * step 5, so `<img>` tags work): the JWT must verify and its row must be live — not revoked, not
  * rotated (a stale cookie is anonymous), not expired — and its user NORMAL. One query. Answers
- * the user id, or `undefined` for any failure.
+ * the user's id and role, or `undefined` for any failure.
  */
 export function createRefreshTokenChecker(deps: {
   key: JwtKey;
   db: Db;
   clock?: () => number;
-}): (token: string) => Promise<{ userId: number } | undefined> {
+}): (token: string) => Promise<{ userId: number; role: string } | undefined> {
   const clock = deps.clock ?? Date.now;
   return async (token) => {
     const now = Math.floor(clock() / 1000);
@@ -110,7 +110,7 @@ export function createRefreshTokenChecker(deps: {
     const row = await deps.db
       .selectFrom("refresh_token as t")
       .innerJoin("user as u", "u.id", "t.user_id")
-      .select("u.id")
+      .select(["u.id", "u.role"])
       .where("t.id", "=", claims.tid)
       .where("t.user_id", "=", claims.userId)
       .where("t.revoked_ts", "is", null)
@@ -118,6 +118,6 @@ export function createRefreshTokenChecker(deps: {
       .where("t.expires_ts", ">", now)
       .where("u.row_status", "=", "NORMAL")
       .executeTakeFirst();
-    return row === undefined ? undefined : { userId: row.id };
+    return row === undefined ? undefined : { userId: row.id, role: row.role };
   };
 }

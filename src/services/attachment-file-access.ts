@@ -43,6 +43,8 @@ export function createAttachmentFileAccess(deps: {
         async viewer() {
           const who = await identity();
           if (who === undefined) return undefined;
+          // The credentials check read the row for this request already.
+          if (who.role !== undefined) return { userId: who.userId, role: who.role };
           const user = await deps.users.findById(who.userId);
           // Archived or deleted since the token was issued: anonymous (spec §1.3).
           return user !== undefined && user.row_status === "NORMAL" ? { userId: user.id, role: user.role } : undefined;

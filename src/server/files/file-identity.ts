@@ -23,7 +23,9 @@ export function createFileIdentityResolver(deps: {
     try {
       const authorization = req.headers.authorization;
       const fromBearer = authorization === undefined ? undefined : await deps.bearer.resolve(authorization);
-      if (fromBearer !== undefined) return fromBearer;
+      if (fromBearer !== undefined) {
+        return fromBearer.user === undefined ? { userId: fromBearer.userId } : { userId: fromBearer.userId, role: fromBearer.user.role };
+      }
       if (deps.refreshCookie === undefined) return undefined;
       const cookie = req.headers.cookie;
       const token = readCookie(cookie === undefined ? null : Array.isArray(cookie) ? cookie.join("; ") : cookie, REFRESH_COOKIE);

@@ -44,6 +44,11 @@ export interface FileAttachment {
 /** Who the caller is, as far as the file server cares. */
 export interface FileIdentity {
   readonly userId: number;
+  /**
+   * The caller's role, when checking the credentials read it from the user's row for this
+   * request (a NORMAL user then); without it the authorizer reads the row itself.
+   */
+  readonly role?: string;
 }
 
 /** What {@link FileRouteOptions.authorize} decides on. */
