@@ -1,4 +1,4 @@
-import type { BlobStore } from "../blob/blob-store.js";
+import { type BlobStat, type BlobStore, InvalidBlobKeyError } from "../blob/blob-store.js";
 import type { Logger } from "../logger.js";
 import type { AttachmentRepository } from "../store/attachment-repository.js";
 import { storedContent } from "./attachment-file-access.js";
@@ -105,7 +105,14 @@ export function createBlobJanitor(options: BlobJanitorOptions): BlobJanitor {
     const old: string[] = [];
     for (const key of unreferenced) {
       if (closed) break;
-      const stat = await blobs.stat(key);
+      let stat: BlobStat | undefined;
+      try {
+        stat = await blobs.stat(key);
+      } catch (err) {
+        // An object this server could not have written (a name outside the key rules): leave it.
+        if (err instanceof InvalidBlobKeyError) continue;
+        throw err;
+      }
       if (stat === undefined) continue;
       if (clock() - stat.lastModified.getTime() < graceMs) keptYoung++;
       else old.push(key);
