@@ -280,7 +280,8 @@ describeIfPostgres("two replicas on one Postgres and one S3 bucket", () => {
 
     const download = await call(b, "GET", `/file/attachments/${uid}/photo.jpg`, { token });
     expect([download.status, download.headers.get("content-type")]).toEqual([200, "image/jpeg"]);
-    expect(download.body.length).toBe(Number(uploaded.json.size));
+    expect(download.body.equals(image)).toBe(true);
+    expect(Number(uploaded.json.size)).toBe(image.length);
     // The refresh cookie from a sign-in on A also opens the file on B (how <img> tags load it),
     // until the session is signed out on A.
     const session = await call(a, "POST", "/api/v1/auth/signin", { body: { passwordCredentials: admin } });
