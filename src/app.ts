@@ -22,6 +22,7 @@ import { createConnectHandler } from "./server/connect-adapter.js";
 import { createRoutes, registration, type ServiceRegistration } from "./server/connect-routes.js";
 import { createCors } from "./server/cors.js";
 import { ATTACHMENT_FILE_PREFIX, createFileRoute } from "./server/files/file-server.js";
+import { AVATAR_FILE_PREFIX, createAvatarRoute } from "./server/files/avatar-route.js";
 import { createFileIdentityResolver } from "./server/files/file-identity.js";
 import { createFrontendRoute } from "./server/frontend/frontend-route.js";
 import { answerNotFound, createHealthRoute, type NodeHandler } from "./server/http-handler.js";
@@ -178,17 +179,19 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     });
     const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes, openApi: { version: VERSION }, logger });
     const upload = createAttachmentUploadRoute({ services, interceptors, blobs, logger });
+    // Bearer first, else the `memos_refresh` cookie checked without spending it (spec §5.2 step 5).
+    const fileIdentity = createFileIdentityResolver({
+      bearer: resolver,
+      refreshCookie: createRefreshTokenChecker({ key: await hmacKey(await loadInstanceSecret(settings)), db: database.db }),
+    });
     const files = createFileRoute({
       ...createAttachmentFileAccess({ attachments: createAttachmentRepository(database.db), users: createUserRepository(database.db), readAccessMode }),
-      // Bearer first, else the `memos_refresh` cookie checked without spending it (spec §5.2 step 5).
-      resolveIdentity: createFileIdentityResolver({
-        bearer: resolver,
-        refreshCookie: createRefreshTokenChecker({ key: await hmacKey(await loadInstanceSecret(settings)), db: database.db }),
-      }),
+      resolveIdentity: fileIdentity,
       blobs,
       thumbnails: createThumbnailer({ blobs, logger }),
       logger,
     });
+    const avatars = createAvatarRoute({ users: createUserRepository(database.db), readAccessMode, resolveIdentity: fileIdentity, logger });
     const sse = createSseRoute({
       hub: liveEvents,
       resolver,
@@ -212,6 +215,10 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       }
       if (req.url?.startsWith(ATTACHMENT_FILE_PREFIX)) {
         void files(req, res).then((done) => done || answerNotFound(req, res)).catch(failed(res));
+        return;
+      }
+      if (req.url?.startsWith(AVATAR_FILE_PREFIX)) {
+        void avatars(req, res).then((done) => done || answerNotFound(req, res)).catch(failed(res));
         return;
       }
       if (req.url === "/healthz") {
