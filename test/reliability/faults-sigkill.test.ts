@@ -134,12 +134,13 @@ describe("SIGKILL during uploads", () => {
 
     for (let deadline = Date.now() + 120_000; acknowledged.size < ACKS_BEFORE_KILL && Date.now() < deadline; ) await sleep(20);
     expect(acknowledged.size).toBeGreaterThanOrEqual(ACKS_BEFORE_KILL);
-    const inFlight = started - acknowledged.size - failed;
     server.child.kill("SIGKILL");
     killed = true;
     await new Promise((resolve) => (server!.child.exitCode !== null || server!.child.signalCode !== null ? resolve(undefined) : server!.child.once("exit", resolve)));
     await Promise.all(workers);
+    // Calls answered before the process died count as acknowledged; the rest were cut off.
     const ackedAtKill = acknowledged.size;
+    const cutOff = failed;
 
     const afterKill = filesUnder(blobRoot).filter((f) => !f.startsWith(".tmp/"));
     const tempAfterKill = filesUnder(join(blobRoot, ".tmp"));
@@ -213,7 +214,7 @@ describe("SIGKILL during uploads", () => {
     const orphansFromCrash = afterKill.length - listed.length;
     process.stdout.write(
       `faults-sigkill: ${started} uploads started (${STREAM_WORKERS} streaming ${STREAM_BYTES >> 20} MiB, ${INLINE_WORKERS} inline ${INLINE_BYTES >> 20} MiB), ` +
-        `${ackedAtKill} acknowledged and ${inFlight} in flight at SIGKILL; after it ${afterKill.length} blobs for ${listed.length} rows ` +
+        `${ackedAtKill} acknowledged, ${cutOff} cut off by SIGKILL; after it ${afterKill.length} blobs for ${listed.length} rows ` +
         `(${orphansFromCrash} orphans from the crash), ${tempAfterKill.length} temp files; restart ${Math.round(restartMs)} ms; ` +
         `janitor removed ${orphansFromCrash + 2} blobs (2 planted), done ${Math.round(janitorMs)} ms after the listing was checked; ` +
         `0 acknowledged uploads lost, 0 rows without a blob\n`,
