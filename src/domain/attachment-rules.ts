@@ -187,8 +187,15 @@ export function storageSafeFilename(filename: string): string {
   if (Buffer.byteLength(name, "utf8") <= MAX_STORED_FILENAME_BYTES) return name;
   const dot = name.lastIndexOf(".");
   const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : "";
-  const stem = [...name.slice(0, name.length - ext.length)];
-  while (stem.length > 0 && Buffer.byteLength(stem.join("") + ext, "utf8") > MAX_STORED_FILENAME_BYTES) stem.pop();
-  name = stem.join("") + ext;
-  return name;
+  // The longest whole-code-point prefix of the stem that fits beside the extension (one pass:
+  // filenames can be very long).
+  const budget = MAX_STORED_FILENAME_BYTES - Buffer.byteLength(ext, "utf8");
+  let stem = "";
+  let bytes = 0;
+  for (const ch of name.slice(0, name.length - ext.length)) {
+    bytes += Buffer.byteLength(ch, "utf8");
+    if (bytes > budget) break;
+    stem += ch;
+  }
+  return stem + ext;
 }
