@@ -34,3 +34,23 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     return typeof message === "string" && UNAVAILABLE_MESSAGES.some((m) => message.startsWith(m));
   });
 }
+
+/**
+ * The database's message when `err` is a data exception (SQLSTATE class 22): a value the
+ * statement was given cannot be stored or compared, such as text with a NUL character (22021),
+ * an integer out of range for its column (22003) or a string too long (22001). Those values come
+ * from the request, so the caller gets `invalid_argument` with this message. `undefined` for
+ * every other error.
+ */
+export function dataExceptionMessage(err: unknown): string | undefined {
+  let message: string | undefined;
+  someInChain(err, (e) => {
+    const { code, message: m } = e as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code) && typeof m === "string") {
+      message = m;
+      return true;
+    }
+    return false;
+  });
+  return message;
+}

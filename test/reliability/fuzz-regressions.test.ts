@@ -4,11 +4,15 @@
  */
 import http2 from "node:http2";
 import { brotliCompressSync, gzipSync } from "node:zlib";
+import { storageSafeFilename } from "../../src/domain/attachment-rules.js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { newUser, type WebUser } from "../webapp/support.js";
 
 let t: TestApp;
+let user: WebUser;
 beforeAll(async () => {
   t = await startTestApp();
+  user = await newUser(t.baseUrl, "regress");
 }, 120_000);
 afterAll(async () => t?.close());
 
@@ -65,3 +69,46 @@ async function grpcCall(path: string, extra: http2.OutgoingHttpHeaders, body: Bu
     session.close();
   }
 }
+
+describe("values the database cannot hold are invalid_argument, not internal", () => {
+  const json = (body: unknown) => ({ body: JSON.stringify(body), headers: { "content-type": "application/json", authorization: `Bearer ${user.token}` } });
+
+  test.each([
+    ["GetMemo with a NUL in the name", "GetMemo", { name: "memos/a\u0000b" }],
+    ["CreateMemo with a NUL in the content", "CreateMemo", { memo: { content: "a\u0000b" } }],
+    ["ListMemos with a NUL in a filter literal", "ListMemos", { filter: 'content.contains("\u0000")' }],
+    ["ListMemos with a creator_id beyond int4", "ListMemos", { filter: "creator_id == 99999999999999" }],
+  ])("%s", async (_name, method, body) => {
+    const { body: text, headers } = json(body);
+    const r = await post(`/memos.api.v1.MemoService/${method}`, text, headers);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ code: "invalid_argument" });
+  });
+
+  test("REST: a %00 in a path variable is 400 {code:3}", async () => {
+    const res = await fetch(`${t.baseUrl}/api/v1/memos/%00`, { headers: { authorization: `Bearer ${user.token}` } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 3, details: [] });
+  });
+
+  test("nothing was logged as an error", () => {
+    expect(t.logs.filter((l) => (l.level as number) >= 50)).toEqual([]);
+  });
+});
+
+describe("very long attachment filenames are handled in linear time", () => {
+  test("storageSafeFilename shortens a 200,000-character name to the longest prefix that fits, keeping the extension", () => {
+    const name = storageSafeFilename(`${"é".repeat(200_000)}.txt`);
+    expect(name).toBe(`${"é".repeat(78)}.txt`);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(160);
+  });
+
+  test("an upload with a 50,000-character filename is stored under its full name", async () => {
+    const filename = `${"a".repeat(50_000)}.txt`;
+    const form = new FormData();
+    form.set("file", new Blob(["hello"], { type: "text/plain" }), filename);
+    const res = await fetch(`${t.baseUrl}/api/v1/attachments:upload`, { method: "POST", body: form, headers: { authorization: `Bearer ${user.token}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { filename: string }).filename).toBe(filename);
+  });
+});
