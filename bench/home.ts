@@ -11,11 +11,11 @@
 //   - the wall time of the parallel load (the batches the app sends at once),
 //   - the same 15 requests against a bare node:http server answering empty messages (the floor),
 //   - the first load after seeding, whose thumbnail GETs generate the thumbnails,
-//   - the server process's CPU time per load (/proc: the figure least disturbed by a busy machine).
+//   - the server process's CPU time per request and per load (/proc schedstat: the figure least
+//     disturbed by other processes on a busy machine).
 //   BENCH_HOME_REPS (50)  BENCH_HOME_WARMUP (10)  BENCH_HOME_IMAGE (2048x1536: the photos' size)
 //   BENCH_HOME_PROF (a directory: write the server's CPU profile there, node --cpu-prof)
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -67,8 +67,8 @@ function thumbnailUrls(memos: readonly Memo[]): string[] {
 }
 
 /** The admin with 20 memos in a mix of the app's content, 5 with a photo, one pinned. */
-async function seed(baseUrl: string): Promise<WebAppClient> {
-  const app = createWebAppClient(baseUrl);
+async function seed(baseUrl: string, meter: () => number): Promise<WebAppClient> {
+  const app = createWebAppClient(baseUrl, { meter });
   await app.firstLoad();
   await app.users.createUser({ user: { username: USERNAME, password: PASSWORD } });
   await app.signIn(USERNAME, PASSWORD);
@@ -153,12 +153,22 @@ async function bareLoad(baseUrl: string): Promise<number> {
   return total;
 }
 
-/** CPU time (user + system) the process `pid` has used so far, in milliseconds. */
+/**
+ * CPU time the process `pid` has used so far, all its threads (the event loop with PGlite, and the
+ * thread pool: file system, crypto, sharp), in milliseconds, from the scheduler's nanosecond
+ * counters (`/proc/<pid>/task/<tid>/schedstat`).
+ */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ns / 1e6;
 }
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 const sum = (calls: readonly CallRecord[]) => calls.reduce((n, c) => n + c.ms, 0);
 const label = (c: CallRecord, i: number) => (c.call.startsWith("GET ") ? `GET thumbnail ${i - 9}` : c.call + (c.call.endsWith("GetInstanceSetting") ? (i < 5 ? " ACCESS" : " AI") : ""));
@@ -178,7 +188,7 @@ async function main(): Promise<void> {
     servers.push(bare);
 
     console.log(`seeding: ${USERNAME} with 20 memos, ${PHOTO_MEMOS.size} with a ${IMAGE_WIDTH}x${IMAGE_HEIGHT} JPEG ...`);
-    const app = await seed(ours.baseUrl);
+    const app = await seed(ours.baseUrl, () => cpuMs(ours.child.pid!));
 
     // The first load after seeding: its thumbnail GETs generate the thumbnails.
     const first = await sequentialLoad(app);
@@ -191,32 +201,37 @@ async function main(): Promise<void> {
     const loads: CallRecord[][] = [];
     const parallel: number[] = [];
     const floor: number[] = [];
-    let serverCpu = 0;
     for (let i = 0; i < REPS; i++) {
       if (!app.hasValidToken()) await app.signIn(USERNAME, PASSWORD);
-      const cpu = cpuMs(ours.child.pid!);
       loads.push(await sequentialLoad(app));
-      serverCpu += cpuMs(ours.child.pid!) - cpu;
       parallel.push(await parallelLoad(app));
       floor.push(await bareLoad(bare.baseUrl));
     }
 
     console.log(`\nHome page load on PGlite (${REPS} repetitions after ${WARMUP} warm-up loads; ms per request, loopback, keep-alive)`);
+    const column = (i: number, f: (c: CallRecord) => number) => loads.map((l) => f(l[i]!));
     printTable(
-      ["request", "p50 ms", "p95 ms", "first load ms"],
-      first.map((c, i) => [label(c, i), median(loads.map((l) => l[i]!.ms)), quantile(loads.map((l) => l[i]!.ms), 0.95), c.ms]),
+      ["request", "p50 ms", "p95 ms", "server CPU p50 ms", "first load ms"],
+      first.map((c, i) => [
+        label(c, i),
+        median(column(i, (x) => x.ms)),
+        quantile(column(i, (x) => x.ms), 0.95),
+        median(column(i, (x) => x.metered)),
+        c.ms,
+      ]),
     );
     const totals = loads.map(sum);
+    const cpu = loads.map((l) => l.reduce((n, c) => n + c.metered, 0));
     console.log("\nWhole load (15 requests)");
     printTable(
       ["measure", "p50 ms", "p95 ms", "target"],
       [
         ["our server: sequential sum (server time)", median(totals), quantile(totals, 0.95), `<= ${TARGET_MS}`],
         ["our server: parallel load, wall time", median(parallel), quantile(parallel, 0.95), "-"],
+        ["our server: CPU time of the sequential load", median(cpu), quantile(cpu, 0.95), "-"],
         ["bare node:http, same requests, sequential sum", median(floor), quantile(floor, 0.95), "-"],
       ],
     );
-    console.log(`our server's CPU time per sequential load: ${(serverCpu / REPS).toFixed(1)} ms (mean of ${REPS}, /proc/${ours.child.pid}/stat)`);
     const thumbs = first.slice(10).map((c) => c.ms);
     console.log(
       `\nfirst load after seeding: ${sum(first).toFixed(1)} ms, of which the 5 first-generation thumbnails ` +

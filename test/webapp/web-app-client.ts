@@ -30,6 +30,17 @@ export interface CallRecord {
   readonly outcome: Code | number | undefined;
   /** Whether this was the app's retry after a refresh (`X-Retry: true`). */
   readonly retry: boolean;
+  /** How much the client's `meter` moved during the request (0 without one). */
+  readonly metered: number;
+}
+
+/** Options of {@link createWebAppClient}. */
+export interface WebAppClientOptions {
+  /**
+   * Read before and after every request, the difference recorded as {@link CallRecord.metered}:
+   * e.g. the server process's CPU time, to tell what each request costs it.
+   */
+  readonly meter?: () => number;
 }
 
 /** The web app's `localStorage` entries of `auth-state.ts`. */
@@ -114,7 +125,8 @@ export interface HomeLoad {
 }
 
 /** A fresh browser profile (empty localStorage and cookie jar) on the app served at `baseUrl`. */
-export function createWebAppClient(baseUrl: string): WebAppClient {
+export function createWebAppClient(baseUrl: string, options: WebAppClientOptions = {}): WebAppClient {
+  const meter = options.meter ?? (() => 0);
   const storage: StoredAuth = { accessToken: undefined, expiresAt: undefined };
   const cookies = new Map<string, string>();
   const calls: CallRecord[] = [];
@@ -141,16 +153,19 @@ export function createWebAppClient(baseUrl: string): WebAppClient {
     if (cookies.size > 0) req.header.set("Cookie", cookieHeader());
     const call = `${req.service.name}/${req.method.name}`;
     const retry = req.header.get("X-Retry") === "true";
+    const metered = meter();
     const started = performance.now();
     try {
       const res = await next(req);
+      const ms = performance.now() - started;
       takeCookies(res.header);
-      calls.push({ call, ms: performance.now() - started, outcome: undefined, retry });
+      calls.push({ call, ms, outcome: undefined, retry, metered: meter() - metered });
       return res;
     } catch (err) {
+      const ms = performance.now() - started;
       const e = ConnectError.from(err);
       takeCookies(e.metadata);
-      calls.push({ call, ms: performance.now() - started, outcome: e.code, retry });
+      calls.push({ call, ms, outcome: e.code, retry, metered: meter() - metered });
       throw err;
     }
   };
@@ -225,11 +240,13 @@ export function createWebAppClient(baseUrl: string): WebAppClient {
       forget();
     },
     async get(path) {
+      const metered = meter();
       const started = performance.now();
       const res = await fetch(baseUrl + path, { headers: cookies.size > 0 ? { Cookie: cookieHeader() } : {} });
       const body = Buffer.from(await res.arrayBuffer());
+      const ms = performance.now() - started;
       takeCookies(res.headers);
-      calls.push({ call: `GET ${path}`, ms: performance.now() - started, outcome: res.status, retry: false });
+      calls.push({ call: `GET ${path}`, ms, outcome: res.status, retry: false, metered: meter() - metered });
       return { status: res.status, headers: res.headers, body };
     },
     openSse: () => openSse(baseUrl, storage.accessToken),
