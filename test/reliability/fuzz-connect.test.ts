@@ -175,7 +175,7 @@ function expectConnectAnswer(method: DescMethod, input: ConnectInput, r: RawResp
 describe.each(methods)("%s", (path, service, method) => {
   test("never a 5xx, always a well-formed answer, server healthy after", async () => {
     const t = target!;
-    await check(`connect ${path}`, 48, [callerArb, inputArb(method)], async (caller, input) => {
+    await check(`connect ${path}`, 16, [callerArb, inputArb(method)], async (caller, input) => {
       const headers: Record<string, string> = { ...input.headers };
       if (input.contentType !== undefined) headers["content-type"] = input.contentType;
       const auth = t.authorization(caller);

@@ -88,7 +88,7 @@ describe("CEL filters", () => {
   ];
   test.each(filtered)("%s.%s: a valid list or invalid_argument, within the deadline", async (serviceName, methodName, request) => {
     const [service, method] = methodOf(serviceName, methodName);
-    await check(`filter ${methodName}`, 120, [fc.constantFrom<Caller>("user", "admin"), filterArb], async (caller, filter) => {
+    await check(`filter ${methodName}`, 60, [fc.constantFrom<Caller>("user", "admin"), filterArb], async (caller, filter) => {
       const r = await callJson(caller, service, method, request(filter));
       expectResultOr(method, r, ["invalid_argument", "permission_denied"], `${caller} ${methodName} filter=${JSON.stringify(filter.slice(0, 300))}`);
     });
@@ -96,7 +96,7 @@ describe("CEL filters", () => {
 
   test("ListMemos over REST: filter in the query string", async () => {
     const t = target!;
-    await check("filter rest ListMemos", 80, [callerArb, filterArb.filter((f) => f.length < 3000)], async (caller, filter) => {
+    await check("filter rest ListMemos", 40, [callerArb, filterArb.filter((f) => f.length < 3000)], async (caller, filter) => {
       const headers: Record<string, string> = {};
       const auth = t.authorization(caller);
       if (auth !== undefined) headers.authorization = auth;
@@ -142,7 +142,7 @@ describe("page tokens", () => {
   ];
   test.each(paged)("%s.%s: a page or invalid_argument", async (serviceName, methodName, base) => {
     const [service, method] = methodOf(serviceName, methodName);
-    await check(`page token ${methodName}`, 60, [fc.constantFrom<Caller>("user", "admin"), pageTokenArb()], async (caller, pageToken) => {
+    await check(`page token ${methodName}`, 30, [fc.constantFrom<Caller>("user", "admin"), pageTokenArb()], async (caller, pageToken) => {
       const r = await callJson(caller, service, method, { ...base(), pageToken });
       expectResultOr(method, r, ["invalid_argument", "permission_denied"], `${caller} ${methodName} pageToken=${JSON.stringify(pageToken)}`);
     });
@@ -174,7 +174,7 @@ describe("resource names", () => {
         .flatMap((m) => m.input.fields.filter((f) => f.fieldKind === "scalar" && /name|parent/.test(f.name)).map((f): [DescService, DescMethod, string] => [s, m, f.jsonName])),
     );
     const allowed = ["invalid_argument", "not_found", "permission_denied", "unauthenticated", "failed_precondition", "already_exists", "resource_exhausted", "unimplemented"];
-    await check("resource names", 400, [callerArb, fc.constantFrom(...targets), resourceNameArb()], async (caller, [service, method, field], name) => {
+    await check("resource names", 200, [callerArb, fc.constantFrom(...targets), resourceNameArb()], async (caller, [service, method, field], name) => {
       const r = await callJson(caller, service, method, { [field]: name });
       expectResultOr(method, r, allowed.filter((c) => c !== "unimplemented" || unimplemented.has(method) || method.name === "SignIn"), `${caller} ${method.name} ${field}=${JSON.stringify(name)}`);
     });
@@ -204,7 +204,7 @@ function multipartArb(): fc.Arbitrary<Multipart> {
       "X: y",
       "",
     ),
-    fc.constantFrom(1_000, 70_000).map((n) => `Content-Disposition: form-data; name="file"; filename="${"a".repeat(n)}"`),
+    fc.constantFrom(1_000, 20_000).map((n) => `Content-Disposition: form-data; name="file"; filename="${"a".repeat(n)}"`),
     fc.string({ maxLength: 60 }).map((s) => `Content-Disposition: ${s}`),
   );
   const content = fc.oneof(
@@ -250,7 +250,7 @@ function multipartArb(): fc.Arbitrary<Multipart> {
 
 test("multipart bodies to POST /api/v1/attachments:upload: an attachment or a JSON 4xx", async () => {
   const t = target!;
-  await check("multipart upload", 300, [callerArb, multipartArb()], async (caller, mp) => {
+  await check("multipart upload", 150, [callerArb, multipartArb()], async (caller, mp) => {
     const headers: Record<string, string> = {};
     if (mp.contentType !== undefined) headers["content-type"] = mp.contentType;
     const auth = t.authorization(caller);
@@ -325,7 +325,7 @@ test("Range headers on /file/attachments/...: 200, 206, 304 or 416 with consiste
   );
   const query = fc.constantFrom("", "?thumbnail=true", "?motion=true", "?share_token=x", "?thumbnail=1&thumbnail=true", "?%ZZ");
   const uid = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...t.attachmentUids) }, { weight: 1, arbitrary: fc.constantFrom("missing", "%ZZ", "..", "%2e%2e%2fetc", "a".repeat(300)) });
-  await check("file ranges", 300, [callerArb, uid, fc.constantFrom("", "/name.txt", "/", "/%ZZ"), query, rangeArb, conditional, fc.constantFrom("GET", "HEAD")], async (caller, id, tail, q, range, cond, method) => {
+  await check("file ranges", 150, [callerArb, uid, fc.constantFrom("", "/name.txt", "/", "/%ZZ"), query, rangeArb, conditional, fc.constantFrom("GET", "HEAD")], async (caller, id, tail, q, range, cond, method) => {
     const headers: Record<string, string> = { range, ...cond };
     const auth = t.authorization(caller);
     if (auth !== undefined) headers.authorization = auth;
@@ -353,7 +353,7 @@ describe("gRPC over HTTP/2", () => {
     }
     const calls = services.flatMap((s) => s.methods.filter((m) => m.methodKind === "unary").map((m): [DescService, DescMethod] => [s, m]));
     const callArb = fc.constantFrom(...calls).chain(([s, m]) => messageArb(m.input, pools).map((msg) => ({ s, m, msg })));
-    await check("grpc typed", 300, [callerArb, callArb], async (caller, { s, m, msg }) => {
+    await check("grpc typed", 150, [callerArb, callArb], async (caller, { s, m, msg }) => {
       t.inputs++;
       const client = createClient(s, transports.get(caller)!) as unknown as Record<string, (req: unknown, opts: unknown) => Promise<unknown>>;
       try {
@@ -386,7 +386,7 @@ describe("gRPC over HTTP/2", () => {
           fc.constantFrom<string | undefined>(undefined, "gzip", "identity", "nope"),
         ),
       );
-      await check("grpc raw", 200, [callerArb, bodyArb], async (caller, [path, body, contentType, encoding]) => {
+      await check("grpc raw", 100, [callerArb, bodyArb], async (caller, [path, body, contentType, encoding]) => {
         t.inputs++;
         const headers: http2.OutgoingHttpHeaders = { ":method": "POST", ":path": path, "content-type": contentType, te: "trailers" };
         if (encoding !== undefined) headers["grpc-encoding"] = encoding;
