@@ -45,6 +45,8 @@ export function memoReadDecision(memo: MemoAccessFacts & { isComment?: boolean; 
   const state = stateDecision(memo, viewer);
   if (state !== undefined) return state;
   if (memo.isComment === true) {
+    // An archived comment is its author's, but the thread still belongs to the parent: its
+    // state and visibility decide next, for the author too.
     if (memo.parent === undefined) return "not-found";
     const parentState = stateDecision(memo.parent, viewer);
     if (parentState !== undefined) return parentState;
@@ -53,10 +55,13 @@ export function memoReadDecision(memo: MemoAccessFacts & { isComment?: boolean; 
   return visibilityDecision(memo, viewer, instanceIsPublic);
 }
 
-/** `undefined` when the state lets the visibility decide. */
+/**
+ * The denial a memo's state makes, or `undefined` when the visibility decides: NORMAL memos, and
+ * ARCHIVED ones seen by their creator (whom every visibility lets in).
+ */
 function stateDecision(memo: MemoAccessFacts, viewer: Viewer | undefined): ReadDecision | undefined {
   if (memo.rowStatus === "NORMAL") return undefined;
-  if (memo.rowStatus === "ARCHIVED" && viewer !== undefined && viewer.userId === memo.creatorId) return "allow";
+  if (memo.rowStatus === "ARCHIVED" && viewer !== undefined && viewer.userId === memo.creatorId) return undefined;
   return "not-found";
 }
 

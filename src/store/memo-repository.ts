@@ -171,6 +171,22 @@ function scopeCondition(alias: string, scope: MemoScope): Expression<SqlBool> {
   return sql<SqlBool>`(${sql.ref(`${alias}.creator_id`)} = ${scope.userId} OR ${visibility} IN ('PUBLIC', 'PROTECTED'))`;
 }
 
+/**
+ * A relation endpoint the scope's viewer may see: the viewer's own memo, or one within the scope
+ * that is NORMAL and, for a comment, whose parent is NORMAL or the viewer's (an archived memo is
+ * its creator's alone, and a comment is read through its parent, spec §6.3; so neither shows its
+ * snippet to anybody else).
+ */
+function endpointCondition(alias: string, scope: MemoScope): Expression<SqlBool> {
+  const status = sql.ref(`${alias}.row_status`);
+  const ownParent = scope.kind === "public" ? sql`FALSE` : sql`p.creator_id = ${scope.userId}`;
+  const readable = sql<SqlBool>`(${scopeCondition(alias, scope)} AND ${status} = 'NORMAL' AND NOT EXISTS (
+      SELECT 1 FROM memo_relation pr JOIN memo p ON p.id = pr.related_memo_id
+      WHERE pr.memo_id = ${sql.ref(`${alias}.id`)} AND pr.type = 'COMMENT' AND p.row_status <> 'NORMAL' AND NOT (${ownParent})))`;
+  if (scope.kind === "public") return readable;
+  return sql<SqlBool>`(${sql.ref(`${alias}.creator_id`)} = ${scope.userId} OR ${readable})`;
+}
+
 const NO_PARENT = {
   parent_id: null,
   parent_uid: null,
@@ -184,7 +200,7 @@ const NO_PARENT = {
  * (each an index lookup per memo), so a memo or a page of memos is one statement.
  */
 function partsColumns(parts: PartsOptions): Array<AliasedRawBuilder<unknown, string>> {
-  const outer = scopeCondition("memo", parts.scope);
+  const outer = endpointCondition("memo", parts.scope);
   const endpoint = (alias: string, prefix: string) =>
     parts.snippets
       ? sql`, ${sql.lit(`${prefix}_payload`)}, json_build_object('snippet', ${sql.ref(`${alias}.payload`)}->'snippet'),
@@ -208,12 +224,12 @@ function partsColumns(parts: PartsOptions): Array<AliasedRawBuilder<unknown, str
           'memo_id', memo.id, 'memo_uid', memo.uid, 'related_memo_id', x.id, 'related_uid', x.uid, 'type', r.type
           ${endpoint("memo", "memo")} ${endpoint("x", "related")}) ORDER BY r.related_memo_id, r.type), '[]'::json)
         FROM memo_relation r JOIN memo x ON x.id = r.related_memo_id
-        WHERE r.memo_id = memo.id AND ${outer} AND ${scopeCondition("x", parts.scope)})`.as("relations_out"),
+        WHERE r.memo_id = memo.id AND ${outer} AND ${endpointCondition("x", parts.scope)})`.as("relations_out"),
     sql`(SELECT coalesce(json_agg(json_build_object(
           'memo_id', x.id, 'memo_uid', x.uid, 'related_memo_id', memo.id, 'related_uid', memo.uid, 'type', r.type
           ${endpoint("x", "memo")} ${endpoint("memo", "related")}) ORDER BY r.memo_id, r.type), '[]'::json)
         FROM memo_relation r JOIN memo x ON x.id = r.memo_id
-        WHERE r.related_memo_id = memo.id AND r.memo_id <> memo.id AND ${outer} AND ${scopeCondition("x", parts.scope)})`.as("relations_in"),
+        WHERE r.related_memo_id = memo.id AND r.memo_id <> memo.id AND ${outer} AND ${endpointCondition("x", parts.scope)})`.as("relations_in"),
   ];
 }
 
@@ -362,8 +378,8 @@ export function createMemoRepository(db: Db): MemoRepository {
         .innerJoin("memo as rm", "rm.id", "r.related_memo_id")
         .select(["r.memo_id", "m.uid as memo_uid", "r.related_memo_id", "rm.uid as related_uid", "r.type"])
         .where((eb) => eb.or([eb("r.memo_id", "in", ids), eb("r.related_memo_id", "in", ids)]))
-        .where(scopeCondition("m", scope))
-        .where(scopeCondition("rm", scope))
+        .where(endpointCondition("m", scope))
+        .where(endpointCondition("rm", scope))
         .orderBy("r.memo_id")
         .orderBy("r.related_memo_id")
         .orderBy("r.type");
