@@ -27,8 +27,8 @@ export interface MemoOp {
   /** The request, after any preparation the cell needs (e.g. a reaction to delete). */
   request(m: MemoFact, ctx: MemoOpContext): Promise<MessageInitShape<DescMessage>>;
   expect(m: MemoFact, ctx: MemoOpContext): Outcome;
-  /** More memos or markers the response may show when the call succeeds. */
-  allowOnOk?(m: MemoFact, ctx: MemoOpContext): { uids?: string[]; markers?: string[] };
+  /** More memos, markers or bare memo names the response may show when the call succeeds. */
+  allowOnOk?(m: MemoFact, ctx: MemoOpContext): { uids?: string[]; markers?: string[]; names?: string[] };
   /** Checks on a successful response beyond "nothing forbidden leaked". */
   check?(res: CallResult, m: MemoFact, ctx: MemoOpContext): void;
   /** Model changes after a successful call. */
@@ -44,10 +44,14 @@ function gateAndExists(op: Rpc, m: MemoFact, ctx: MemoOpContext): Outcome | unde
   return gate(procedureOf(op), ctx.viewer, ctx.mode) ?? (m.deleted ? Code.NotFound : undefined);
 }
 
-/** Visible as a relation endpoint (spec §6.2): own memos, or PUBLIC/PROTECTED for signed-in callers. */
-function relationVisible(m: MemoFact, viewer: UserKey | undefined): boolean {
-  if (viewer === undefined) return m.visibility === "PUBLIC";
-  return m.creator === viewer || m.visibility !== "PRIVATE";
+/**
+ * Visible as a relation endpoint (spec §6.2): own memos, or PUBLIC/PROTECTED ones for signed-in
+ * callers (PUBLIC for anonymous ones), a comment by its thread's visibility.
+ */
+function relationVisible(m: MemoFact, model: MemoModel, viewer: UserKey | undefined): boolean {
+  const visibility = model.shownVisibility(m);
+  if (viewer === undefined) return visibility === "PUBLIC";
+  return m.creator === viewer || visibility !== "PRIVATE";
 }
 
 const isShareable = (m: MemoFact) => m.parent === undefined && m.state === "NORMAL" && !m.deleted;
@@ -118,7 +122,7 @@ export const MEMO_OPS: readonly MemoOp[] = [
     // Authenticated only; no read check on the memo itself (spec §6.10), endpoints filtered.
     expect: (m, ctx) => first(gateAndExists(ListMemoRelations, m, ctx)),
     check(res, m, ctx) {
-      const shown = (x: MemoFact) => relationVisible(x, ctx.viewer) && ctx.model.read(x, ctx.viewer, ctx.mode) === "ok";
+      const shown = (x: MemoFact) => relationVisible(x, ctx.model, ctx.viewer) && ctx.model.read(x, ctx.viewer, ctx.mode) === "ok";
       for (const c of ctx.model.commentsOf(m)) {
         if (shown(c) && shown(m)) expect([c.uid, res.raw.includes(`memos/${c.uid}`)]).toEqual([c.uid, true]);
       }
@@ -152,7 +156,8 @@ export const MEMO_OPS: readonly MemoOp[] = [
     kind: "write",
     request: async (m) => ({ memo: { name: m.name, pinned: false }, updateMask: { paths: ["pinned"] } }),
     expect: (m, ctx) => first(gateAndExists(UpdateMemo, m, ctx), creatorOrAdmin(m.creator, ctx.viewer)),
-    allowOnOk: (m) => ({ uids: [m.uid] }),
+    // The answer is the memo as written; a comment's `parent` field names its parent (only the name).
+    allowOnOk: (m) => ({ uids: [m.uid], names: m.parent === undefined ? [] : [m.parent] }),
   },
   {
     rpc: SetMemoAttachments,

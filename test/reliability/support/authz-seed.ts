@@ -2,13 +2,14 @@
  * Builds the memos of the authorization matrix through the public API, recording each in a
  * {@link MemoModel}: a memo of any visibility and state, with a bound PNG attachment, the
  * creator's reaction and a share, and comments of either author and state under it. Every memo
- * carries unique markers (content and tag, reaction type, attachment file name and bytes).
+ * carries unique markers (content and tag, reaction type, attachment file name) and each
+ * attachment unique bytes.
  */
 import { randomBytes } from "node:crypto";
+import sharp from "sharp";
 import { State } from "../../../gen/memos/api/v1/common_pb.js";
 import { Visibility as ProtoVisibility } from "../../../gen/memos/api/v1/memo_service_pb.js";
 import { attachmentClients } from "../../attachments/support.js";
-import { canvas, insertPngChunks, pngChunk } from "../../media/images.js";
 import { marker, type AuthzWorld, type MemoFact, type MemoModel, type RowState, type UserKey, type Visibility } from "./authz-world.js";
 
 export const PROTO_VISIBILITY: Record<Visibility, ProtoVisibility> = {
@@ -17,12 +18,15 @@ export const PROTO_VISIBILITY: Record<Visibility, ProtoVisibility> = {
   PUBLIC: ProtoVisibility.PUBLIC,
 };
 
-let pixel: Buffer | undefined;
-
-/** A 16x16 PNG whose bytes contain `mark` (in a tEXt chunk, which thumbnails drop). */
-export async function markedPng(mark: string): Promise<Buffer> {
-  pixel ??= await canvas(16, 16).png().toBuffer();
-  return insertPngChunks(pixel, [pngChunk("tEXt", Buffer.from(`Comment\0${mark}`, "latin1"))]);
+/**
+ * A 16x16 PNG of one colour taken from `mark`, so every attachment's bytes are its own (the
+ * server strips PNG metadata chunks, so a marker could not ride in one).
+ */
+export async function uniquePng(mark: string): Promise<Buffer> {
+  const rgb = Buffer.from(mark.slice(-6).padStart(6, "0"), "hex");
+  return sharp({ create: { width: 16, height: 16, channels: 3, background: { r: rgb[0]!, g: rgb[1]!, b: rgb[2]! } } })
+    .png()
+    .toBuffer();
 }
 
 export interface MemoSpec {
@@ -101,10 +105,9 @@ async function createMarked(
   });
   if (spec.attachment) {
     const mark = marker();
-    const a = await c.attachments.createAttachment({
-      attachment: { filename: `${mark}.png`, type: "image/png", content: await markedPng(mark), memo: memo.name },
-    });
-    fact.attachment = { uid: a.name.slice("attachments/".length), marker: mark };
+    const bytes = await uniquePng(mark);
+    const a = await c.attachments.createAttachment({ attachment: { filename: `${mark}.png`, type: "image/png", content: bytes, memo: memo.name } });
+    fact.attachment = { uid: a.name.slice("attachments/".length), marker: mark, bytes };
   }
   if (spec.reaction) {
     fact.reactionMarker = marker();

@@ -155,8 +155,8 @@ export interface MemoFact {
   readonly contentMarker: string;
   /** The reaction type of the creator's reaction on the memo, if one was made. */
   reactionMarker?: string;
-  /** The uid of an attachment bound to the memo and the marker in its file name and bytes. */
-  attachment?: { uid: string; marker: string };
+  /** An attachment bound to the memo: its uid, the marker in its file name, and its bytes. */
+  attachment?: { uid: string; marker: string; bytes: Buffer };
   /** A share token of the memo, if one was made. */
   shareToken?: string;
   /** The id of the creator's reaction, once made. */
@@ -226,8 +226,8 @@ export function markersOf(m: MemoFact): string[] {
 }
 
 /**
- * The forbidden strings that appear in `raw`: markers of memos outside `allowed` (and the names of
- * those memos, unless the request itself named them), any of `forbiddenMarkers`, e-mail addresses
+ * The forbidden strings that appear in `raw`: markers of other users' memos outside `allowed` (and
+ * the names of those memos, unless the request itself named them), any of `forbiddenMarkers`, e-mail addresses
  * of users other than `viewer` unless the viewer is an admin, and password hashes.
  */
 export function leaksIn(
@@ -245,7 +245,8 @@ export function leaksIn(
   const found: string[] = [];
   for (const s of opts.forbiddenMarkers ?? []) if (raw.includes(s)) found.push(s);
   for (const m of model.all()) {
-    if (allowed.has(m.uid)) continue;
+    // The caller's own words are never a leak to the caller (outcomes are checked separately).
+    if (allowed.has(m.uid) || m.creator === opts.viewer) continue;
     for (const s of markersOf(m)) if (!opts.allowedMarkers?.has(s) && raw.includes(s)) found.push(`${m.uid}:${s}`);
     if (!(opts.requestNames ?? []).includes(m.uid) && raw.includes(m.uid)) found.push(`${m.uid}:name`);
   }
