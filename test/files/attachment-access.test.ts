@@ -46,6 +46,14 @@ describe("memo read access (spec §6.3)", () => {
     expect(memoReadDecision(comment, alice, true)).toBe("allow");
     expect(memoReadDecision(memo("PRIVATE", { isComment: true }), alice, true)).toBe("not-found");
   });
+  test("an archived comment: its author only, and still through the parent", () => {
+    const underPrivate = memo("PUBLIC", { isComment: true, creatorId: bob.userId, rowStatus: "ARCHIVED", parent: { creatorId: alice.userId, visibility: "PRIVATE", rowStatus: "NORMAL" } });
+    expect(memoReadDecision(underPrivate, bob, true)).toBe("forbidden");
+    expect(memoReadDecision(underPrivate, alice, true)).toBe("not-found");
+    const underArchived = { ...underPrivate, parent: { creatorId: alice.userId, visibility: "PUBLIC", rowStatus: "ARCHIVED" } };
+    expect(memoReadDecision(underArchived, bob, true)).toBe("not-found");
+    expect(memoReadDecision({ ...underPrivate, parent: { creatorId: alice.userId, visibility: "PROTECTED", rowStatus: "NORMAL" } }, bob, true)).toBe("allow");
+  });
 });
 
 describe("file server access (spec §5.2)", () => {
