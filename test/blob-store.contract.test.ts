@@ -75,6 +75,21 @@ describe.each(BACKENDS)("BlobStore contract: %s", (backendName, start) => {
     expect(sha256(await readAll(await store.get(key)))).toBe(sha256(data));
   });
 
+  it("puts a 40 MiB stream of uneven chunks byte for byte (batched writes and background flushes)", async () => {
+    const key = uniqueKey("bigger.bin");
+    const data = randomBytes(40 * 1024 * 1024 + 12_345);
+    async function* uneven() {
+      let at = 0;
+      for (let i = 0; at < data.length; i++) {
+        const n = [1, 65_536, 3_000_001, 17, 1_048_576][i % 5]!;
+        yield data.subarray(at, at + n);
+        at += n;
+      }
+    }
+    await expect(store.put(key, Readable.from(uneven()), { size: data.length })).resolves.toEqual({ size: data.length });
+    expect(sha256(await readAll(await store.get(key)))).toBe(sha256(data));
+  });
+
   describe("ranges", () => {
     const key = uniqueKey("ranged.bin");
     const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
