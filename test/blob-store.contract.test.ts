@@ -75,7 +75,9 @@ describe.each(BACKENDS)("BlobStore contract: %s", (backendName, start) => {
     expect(sha256(await readAll(await store.get(key)))).toBe(sha256(data));
   });
 
-  it("puts a 40 MiB stream of uneven chunks byte for byte (batched writes and background flushes)", async () => {
+  // Past the local store's write batch and flush sizes; s3rver cannot take the multipart upload a
+  // body over 16 MiB becomes.
+  (backendName === "s3" ? it.skip : it)("puts a 40 MiB stream of uneven chunks byte for byte", async () => {
     const key = uniqueKey("bigger.bin");
     const data = randomBytes(40 * 1024 * 1024 + 12_345);
     async function* uneven() {
