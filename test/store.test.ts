@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type KyselyPlugin } from "kysely";
 import { initAccessMode, createAccessModeReader } from "../src/auth/access-mode-store.js";
 import { migrate } from "../src/store/database.js";
 import { createSystemSettingRepository } from "../src/store/system-setting-repository.js";
@@ -40,6 +40,31 @@ describe.each(DRIVERS)("store on %s", (driver) => {
 
   test("migrating again is a no-op", async () => {
     await expect(migrate(t.database.db)).resolves.toBeUndefined();
+  });
+
+  test("an up-to-date database is checked with two reads, without the migrator's lock and transaction", async () => {
+    const statements: string[] = [];
+    const recording: KyselyPlugin = {
+      transformQuery: (args) => {
+        statements.push(t.database.db.getExecutor().compileQuery(args.node, args.queryId).sql);
+        return args.node;
+      },
+      transformResult: (args) => Promise.resolve(args.result),
+    };
+    await migrate(t.database.db.withPlugin(recording));
+    expect(statements).toHaveLength(2);
+    expect(statements.join("\n")).not.toMatch(/advisory|begin|kysely_migration_lock/i);
+  });
+
+  test("a recorded migration the code does not know still fails the start", async () => {
+    const db = t.database.db;
+    await sql`INSERT INTO kysely_migration (name, timestamp) VALUES ('9999_from_a_newer_release', '2030-01-01T00:00:00.000Z')`.execute(db);
+    try {
+      await expect(migrate(db)).rejects.toThrow(/database migration/);
+    } finally {
+      await sql`DELETE FROM kysely_migration WHERE name = '9999_from_a_newer_release'`.execute(db);
+    }
+    await expect(migrate(db)).resolves.toBeUndefined();
   });
 
   test("usernames are unique byte-wise (case-sensitive) and timestamps default to now", async () => {

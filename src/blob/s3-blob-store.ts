@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { Readable } from "node:stream";
-import { type BucketItem, Client } from "minio";
+import type { BucketItem, Client } from "minio";
 import { isConnectionFailure } from "../connection-errors.js";
 import { readBlobBody } from "./blob-body.js";
 import { assertValidBlobKey, assertValidBlobPrefix } from "./blob-key.js";
@@ -65,6 +65,8 @@ export async function createS3BlobStore(opts: S3BlobStoreOptions): Promise<BlobS
   const region = opts.region ?? "us-east-1";
   const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
   const keyPrefix = normalizePrefix(opts.prefix ?? "");
+  // Loaded here, not at module load: the client library is large, and only S3 deployments need it.
+  const { Client } = await import("minio");
   // Our own keep-alive agent, so close() can release its sockets.
   const agent = useSSL ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   const client = new Client({

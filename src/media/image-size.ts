@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
-import sharp, { type Metadata } from "sharp";
+import type { Metadata } from "sharp";
+import { loadSharp } from "./sharp.js";
 
 /** The decoders sharp's prebuilt libvips has, by the name `metadata().format` reports. */
 export type ImageFormat = "jpeg" | "png" | "webp" | "gif" | "tiff" | "heif" | "svg" | "avif" | "jp2" | "raw" | string;
@@ -34,6 +35,7 @@ export const IMAGE_HEAD_BYTES = 1024 * 1024;
  * read the header (not an image, a format it lacks, or a truncated header).
  */
 export async function probeImage(input: Uint8Array): Promise<ImageProbe | undefined> {
+  const sharp = await loadSharp();
   let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false, failOn: "none" }).metadata();

@@ -1,9 +1,9 @@
 import type { Readable } from "node:stream";
-import sharp from "sharp";
 import type { BlobStat, BlobStore } from "../blob/blob-store.js";
 import type { Logger } from "../logger.js";
 import { probeImage } from "./image-size.js";
 import { createLimiter, type Limiter } from "./limiter.js";
+import { loadSharp } from "./sharp.js";
 
 /** Longest side of a thumbnail, in pixels (spec §5.3). */
 export const THUMBNAIL_MAX_SIDE = 600;
@@ -231,8 +231,8 @@ export function createThumbnailer(options: ThumbnailerOptions): Thumbnailer {
  * with the aspect ratio kept (smaller images keep their size but are still re-encoded), Lanczos,
  * transparency flattened onto white, JPEG quality 90, no metadata.
  */
-export const renderThumbnail: ThumbnailRenderer = (original, { maxPixels }) =>
-  sharp(original, { limitInputPixels: maxPixels, failOn: "error", autoOrient: true, sequentialRead: true })
+export const renderThumbnail: ThumbnailRenderer = async (original, { maxPixels }) =>
+  (await loadSharp())(original, { limitInputPixels: maxPixels, failOn: "error", autoOrient: true, sequentialRead: true })
     .resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, { fit: "inside", withoutEnlargement: true, kernel: "lanczos3" })
     .flatten({ background: "#ffffff" })
     .jpeg({ quality: THUMBNAIL_QUALITY })

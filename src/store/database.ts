@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Kysely, Migrator, PostgresDialect, type LogConfig } from "kysely";
+import { DEFAULT_MIGRATION_TABLE, Kysely, Migrator, PostgresDialect, sql, type LogConfig } from "kysely";
 import type pg from "pg";
 import { migrationProvider } from "./migrations.js";
 import { isNewDataDir, readPgliteTemplate } from "./pglite-template.js";
@@ -144,12 +144,29 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
 
 /** Applies every pending migration; the first failure is thrown with its cause. */
 export async function migrate(db: Db): Promise<void> {
+  if (await allMigrationsApplied(db)) return;
   const migrator = new Migrator({ db, provider: migrationProvider });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`database migration ${failed} failed`, { cause: error });
   }
+}
+
+/**
+ * True when the database records exactly the in-code migrations as applied, read with two plain
+ * queries. A start on an up-to-date database then skips the Migrator, whose checks (catalog
+ * introspection twice, the lock table, an advisory lock and a transaction) are a noticeable part
+ * of a PGlite start. Anything else (a new database, a pending or an unknown migration) goes
+ * through the Migrator, which applies or reports it under its lock.
+ */
+async function allMigrationsApplied(db: Db): Promise<boolean> {
+  const table = await sql<{ exists: boolean }>`select to_regclass(${DEFAULT_MIGRATION_TABLE}) is not null as "exists"`.execute(db);
+  if (table.rows[0]?.exists !== true) return false;
+  const applied = await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)}`.execute(db);
+  const known = Object.keys(await migrationProvider.getMigrations());
+  const names = new Set(applied.rows.map((r) => r.name));
+  return names.size === known.length && known.every((name) => names.has(name));
 }
 
 /** The embedded database directory inside the data directory. */
