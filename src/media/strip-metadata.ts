@@ -1,5 +1,4 @@
 import { Readable } from "node:stream";
-import sharp from "sharp";
 import type { Logger } from "../logger.js";
 import {
   isLosslessWebp,
@@ -9,6 +8,7 @@ import {
 } from "./container-metadata.js";
 import { type ImageProbe, probeImage } from "./image-size.js";
 import type { Limiter } from "./limiter.js";
+import { loadSharp } from "./sharp.js";
 
 /** The reference server's pixel guard (spec §4.3 step 10): larger images are stored as they are. */
 export const DEFAULT_MAX_STRIP_PIXELS = 50_000_000;
@@ -217,6 +217,7 @@ export function createMetadataStripper(options: MetadataStripperOptions): Metada
  * such photos have thumbnails: the §5.3 rule serves originals for any image with an ICC profile.)
  */
 async function reencode(input: Buffer, format: StrippableFormat, probe: ImageProbe, maxPixels: number): Promise<Buffer> {
+  const sharp = await loadSharp();
   let image = sharp(input, { limitInputPixels: maxPixels, failOn: "error", autoOrient: true, sequentialRead: true });
   if (probe.icc !== undefined && !isSrgbProfile(probe.icc)) image = image.keepIccProfile();
   switch (format) {
