@@ -181,10 +181,10 @@ async function main(): Promise<void> {
       "memos-connect",
       "src/main.ts",
       { MEMOS_DATA: dataDir },
-      { nodeArgs: PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] },
+      { bundle: true, nodeArgs: PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] },
     );
     servers.push(ours);
-    const bare = await startServer("bare node:http", "bench/servers/bare-connect.ts", {});
+    const bare = await startServer("bare node:http", "bench/servers/bare-connect.ts", {}, { bundle: true });
     servers.push(bare);
 
     console.log(`seeding: ${USERNAME} with 20 memos, ${PHOTO_MEMOS.size} with a ${IMAGE_WIDTH}x${IMAGE_HEIGHT} JPEG ...`);
