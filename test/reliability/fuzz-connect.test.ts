@@ -52,6 +52,9 @@ afterAll(async () => {
 /** One fuzz request to a Connect endpoint. */
 interface ConnectInput {
   readonly kind: string;
+  /** `GET` carries the message in the query (Connect's GET form), else `POST`. */
+  readonly method?: "GET";
+  readonly query?: string;
   readonly contentType: string | undefined;
   readonly body: Uint8Array | string;
   readonly headers: Record<string, string>;
@@ -122,12 +125,31 @@ function inputArb(method: DescMethod): fc.Arbitrary<ConnectInput> {
           return { kind: "headers", contentType: "application/json", body: payload, headers };
         }),
     },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({
+          message: fc.oneof(validJsonArb(input, pools).map(encodeURIComponent), fc.constantFrom("", "%ZZ", "AAAA", "%00")),
+          encoding: fc.constantFrom("json", "proto", "xml", ""),
+          base64: fc.constantFrom("", "1", "0", "x"),
+          compression: fc.constantFrom("", "gzip", "nope"),
+          connect: fc.constantFrom("", "v1", "v2"),
+        }, { requiredKeys: [] })
+        .map((q): ConnectInput => ({
+          kind: "get",
+          method: "GET",
+          contentType: undefined,
+          body: "",
+          headers: {},
+          query: Object.entries(q).map(([k, v]) => `${k}=${v}`).join("&"),
+        })),
+    },
   );
 }
 
 function describeInput(caller: Caller, input: ConnectInput): string {
   const body = typeof input.body === "string" ? input.body : Buffer.from(input.body).toString("hex");
-  return `${caller} ${input.kind} content-type=${JSON.stringify(input.contentType)} headers=${JSON.stringify(input.headers)} body=${body.slice(0, 300)}${body.length > 300 ? `... (${body.length})` : ""}`;
+  return `${caller} ${input.kind}${input.query === undefined ? "" : ` ?${input.query.slice(0, 300)}`} content-type=${JSON.stringify(input.contentType)} headers=${JSON.stringify(input.headers)} body=${body.slice(0, 300)}${body.length > 300 ? `... (${body.length})` : ""}`;
 }
 
 /** The Connect answer's invariants (see the file comment). */
@@ -153,6 +175,8 @@ function expectConnectAnswer(method: DescMethod, input: ConnectInput, r: RawResp
     else throw new Error(`success with content type ${type}: ${context}`);
     return;
   }
+  // Connect's GET form is for methods without side effects only; the others answer 405.
+  if (r.status === 405 && input.method === "GET") return;
   if (r.status === 415) {
     const sent = (input.contentType ?? "").toLowerCase();
     if (SUPPORTED_TYPES.has(sent)) throw new Error(`415 for a supported content type: ${context}`);
@@ -180,8 +204,10 @@ describe.each(methods)("%s", (path, service, method) => {
       if (input.contentType !== undefined) headers["content-type"] = input.contentType;
       const auth = t.authorization(caller);
       if (auth !== undefined) headers.authorization = auth;
-      const what = `POST /${service.typeName}/${method.name} ${describeInput(caller, input)}`;
-      const r = await rawRequest(t, { method: "POST", path: `/${service.typeName}/${method.name}`, headers, body: input.body });
+      const httpMethod = input.method ?? "POST";
+      const url = `/${service.typeName}/${method.name}${input.query === undefined ? "" : `?${input.query}`}`;
+      const what = `${httpMethod} /${service.typeName}/${method.name} ${describeInput(caller, input)}`;
+      const r = await rawRequest(t, { method: httpMethod, path: url, headers, body: httpMethod === "GET" ? undefined : input.body });
       expectConnectAnswer(method, input, r, what);
     });
     await expectHealthy(t);

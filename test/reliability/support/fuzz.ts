@@ -66,11 +66,14 @@ export interface FuzzTarget {
   logsChecked: number;
   /** A user never handed to the fuzzers: its calls prove the server still works. */
   readonly sentinel: WebUser;
+  /** A private memo of the sentinel's. */
+  readonly sentinelMemo: string;
 }
 
 /**
- * Starts a server (PGlite in memory) and creates an admin, a user, memos of every visibility
- * (with a comment, a reaction, a share and an attachment with bytes), plus real page tokens.
+ * Starts a server (PGlite in memory, PUBLIC instance) and creates the callers (an admin and a
+ * user), a sentinel user, a victim user, memos of every visibility (each with a comment, a
+ * reaction and an attachment with bytes), an unlinked attachment, a share, and real page tokens.
  */
 export async function startFuzzTarget(): Promise<FuzzTarget> {
   const t = await startTestApp({ MEMOS_INSTANCE_URL: "http://127.0.0.1" });
@@ -78,6 +81,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     const admin = await newUser(t.baseUrl, "fz-admin");
     const user = await newUser(t.baseUrl, "fz-user");
     const sentinel = await newUser(t.baseUrl, "fz-sentinel");
+    const sentinelMemo = (await newMemo(sentinel, { content: "still alive", visibility: Visibility.PRIVATE })).name;
     // The callers' own names stay out of the pools: a fuzzed DeleteUser or UpdateUser must not
     // take away the identities the rest of the run signs in with. A victim user stands in.
     const victim = await newUser(t.baseUrl, "fz-victim");
@@ -123,6 +127,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
       admin,
       user,
       sentinel,
+      sentinelMemo,
       names,
       pageTokens,
       attachmentUids,
@@ -278,8 +283,9 @@ export async function expectHealthy(target: FuzzTarget): Promise<void> {
   const health = await fetch(`${target.baseUrl}/healthz`, { signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
   expect(health.status).toBe(200);
   expect(await health.text()).toBe("Service ready.");
-  const memo = await target.sentinel.memos.createMemo({ memo: { content: "still alive", visibility: Visibility.PRIVATE } });
-  expect((await target.sentinel.memos.getMemo({ name: memo.name })).content).toBe("still alive");
+  // Reads only: a fuzzed UpdateInstanceSetting may have changed what writes are allowed.
+  expect((await target.sentinel.auth.getCurrentUser({})).user?.name).toBe(target.sentinel.name);
+  expect((await target.sentinel.memos.getMemo({ name: target.sentinelMemo })).content).toBe("still alive");
   const profile = await fetch(`${target.baseUrl}/memos.api.v1.InstanceService/GetInstanceProfile`, {
     method: "POST",
     headers: { "content-type": "application/json" },
