@@ -59,8 +59,6 @@ export type HeifScrubResult =
       readonly exifItems: number;
       /** XMP items (`mime` items of type application/rdf+xml) and XMP `uuid` boxes blanked. */
       readonly xmpItems: number;
-      /** Metadata items whose data lives in another file (a `dref` URL), so not in these bytes. */
-      readonly externalItems: number;
       /** `udta` and `meta` boxes of an image sequence's `moov` turned into `free` boxes. */
       readonly movieBoxes: number;
       /** The ranges overwritten (item extents and `uuid` payloads), in file order. */
@@ -100,8 +98,9 @@ export function isHeifFile(bytes: Uint8Array): boolean {
 /**
  * Overwrites the EXIF and XMP metadata of a HEIF file in a copy of `input`, keeping its length and
  * structure: each Exif item becomes an empty EXIF block (a TIFF header whose IFD0 has no entry)
- * followed by zeros, each XMP item or XMP `uuid` box an empty XMP packet padded with spaces. Never
- * throws; when the file cannot be parsed safely nothing is written and `ok` is false.
+ * followed by zeros, each XMP item or XMP `uuid` box an empty XMP packet padded with spaces, and
+ * the user data of an image sequence's `moov` a `free` box. Never throws; when the file cannot be
+ * parsed safely nothing is written and `ok` is false.
  */
 export function scrubHeifMetadata(input: Uint8Array): HeifScrubResult {
   const file = asBuffer(input);
@@ -137,7 +136,6 @@ export function scrubHeifMetadata(input: Uint8Array): HeifScrubResult {
     changed,
     exifItems: plan.exifItems,
     xmpItems: plan.xmpItems,
-    externalItems: plan.externalItems,
     movieBoxes: plan.movieBoxes,
     regions,
     ...(plan.displaySize === undefined ? {} : { displaySize: plan.displaySize }),
@@ -194,7 +192,6 @@ interface Plan {
   readonly writes: Write[];
   exifItems: number;
   xmpItems: number;
-  externalItems: number;
   movieBoxes: number;
   displaySize?: { width: number; height: number };
 }
@@ -322,7 +319,7 @@ class Reader {
 }
 
 function planScrub(file: Buffer): Plan {
-  const plan: Plan = { writes: [], exifItems: 0, xmpItems: 0, externalItems: 0, movieBoxes: 0 };
+  const plan: Plan = { writes: [], exifItems: 0, xmpItems: 0, movieBoxes: 0 };
   let metas = 0;
   for (const box of boxesIn(file, 0, file.length, true)) {
     if (box.type === "meta") {
@@ -369,7 +366,6 @@ interface MetaChildren {
   iinf: Box[];
   iloc: Box[];
   idat: Box[];
-  dinf: Box[];
   pitm: Box[];
   iprp: Box[];
 }
@@ -378,7 +374,7 @@ interface MetaChildren {
 function scrubMeta(file: Buffer, meta: Box, plan: Plan, primary: boolean): void {
   const head = new Reader(file, meta.payload, meta.end, "meta");
   head.fullBox();
-  const children: MetaChildren = { iinf: [], iloc: [], idat: [], dinf: [], pitm: [], iprp: [] };
+  const children: MetaChildren = { iinf: [], iloc: [], idat: [], pitm: [], iprp: [] };
   for (const box of boxesIn(file, head.pos, meta.end)) {
     if (box.type === "uuid" && box.uuid === XMP_UUID) addXmpBox(box, plan);
     if (!(box.type in children)) continue;
@@ -403,10 +399,6 @@ function scrubMeta(file: Buffer, meta: Box, plan: Plan, primary: boolean): void 
     if (kind === "exif") plan.exifItems++;
     else plan.xmpItems++;
     for (const location of found) {
-      if (!isInThisFile(file, children.dinf, location.dataReference)) {
-        plan.externalItems++;
-        continue;
-      }
       extents += location.extents.length;
       if (extents > MAX_METADATA_EXTENTS) throw unsupported("too many metadata extents");
       const ranges = resolveExtents(location, file.length, children.idat);
@@ -458,9 +450,14 @@ function isXmpContentType(value: string): boolean {
   return value.split(";")[0]!.trim().toLowerCase() === "application/rdf+xml";
 }
 
+/**
+ * An item's location. Its data_reference_index is not kept: the data is taken to be in this file
+ * whatever `dref` says, because that is where libheif reads it from (it ignores data references),
+ * so a metadata item "in another file" would still be shown from these bytes. MIAF files are
+ * self-contained anyway.
+ */
 interface ItemLocation {
   readonly method: number;
-  readonly dataReference: number;
   readonly baseOffset: number;
   readonly extents: ReadonlyArray<{ readonly offset: number; readonly length: number }>;
 }
@@ -484,7 +481,7 @@ function readItemLocations(file: Buffer, iloc: Box, wanted: ReadonlyMap<number, 
   for (let i = 0; i < count; i++) {
     const id = version < 2 ? r.u16() : r.u32();
     const method = version === 0 ? 0 : r.u16() & 0x0f;
-    const dataReference = r.u16();
+    r.u16(); // data_reference_index
     const baseOffset = r.uint(baseOffsetSize);
     const extentCount = r.u16();
     if (extentCount * extentSize > r.left) throw malformed(`iloc: item ${id} has more extents than bytes`);
@@ -498,30 +495,9 @@ function readItemLocations(file: Buffer, iloc: Box, wanted: ReadonlyMap<number, 
       extents.push({ offset: r.uint(offsetSize), length: r.uint(lengthSize) });
     }
     const list = out.get(id) ?? [];
-    list.push({ method, dataReference, baseOffset, extents });
+    list.push({ method, baseOffset, extents });
     out.set(id, list);
   }
-}
-
-/** Whether `index` (iloc data_reference_index) names this file: 0, or a self-contained `dref` entry. */
-function isInThisFile(file: Buffer, dinf: readonly Box[], index: number): boolean {
-  if (index === 0) return true;
-  if (dinf.length !== 1) throw unsupported(`data reference ${index} without a single dinf box`);
-  for (const dref of boxesIn(file, dinf[0]!.payload, dinf[0]!.end)) {
-    if (dref.type !== "dref") continue;
-    const r = new Reader(file, dref.payload, dref.end, "dref");
-    r.fullBox();
-    const count = r.u32();
-    if (index > count) throw malformed(`data reference ${index} of ${count}`);
-    let n = 0;
-    for (const entry of boxesIn(file, r.pos, dref.end)) {
-      if (++n < index) continue;
-      const flags = new Reader(file, entry.payload, entry.end, "dref entry").fullBox().flags;
-      return (flags & 1) !== 0; // "media data is in the same file"
-    }
-    throw malformed(`data reference ${index} missing`);
-  }
-  throw unsupported(`data reference ${index} without a dref box`);
 }
 
 /** File ranges of a location: construction method 0 (file offsets) or 1 (offsets in `idat`). */

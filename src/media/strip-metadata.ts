@@ -6,6 +6,7 @@ import {
   stripPngMetadataChunks,
   stripWebpMetadataChunks,
 } from "./container-metadata.js";
+import { isHeifFile, scrubHeifMetadata } from "./heif-metadata.js";
 import { type ImageProbe, probeImage } from "./image-size.js";
 import type { Limiter } from "./limiter.js";
 import { loadSharp } from "./sharp.js";
@@ -17,7 +18,8 @@ export const DEFAULT_MAX_STRIP_BYTES = 64 * 1024 * 1024;
 
 /**
  * Declared types whose metadata is removed: the reference server's list (spec §4.3 step 10:
- * JPEG, TIFF, WebP, HEIC/HEIF) plus PNG, whose text and `eXIf` chunks can hold the same data.
+ * JPEG, TIFF, WebP, HEIC/HEIF) plus PNG, whose text and `eXIf` chunks can hold the same data, and
+ * AVIF, which is HEIF with AV1 images and carries Exif the same way.
  */
 const STRIP_TYPES: ReadonlyMap<string, StrippableFormat> = new Map([
   ["image/jpeg", "jpeg"],
@@ -28,6 +30,7 @@ const STRIP_TYPES: ReadonlyMap<string, StrippableFormat> = new Map([
   ["image/webp", "webp"],
   ["image/heic", "heif"],
   ["image/heif", "heif"],
+  ["image/avif", "heif"],
   ["image/png", "png"],
 ]);
 
@@ -65,7 +68,7 @@ export type StripSkipReason =
   | "too-large"
   /** The header says more than the pixel limit (spec: 50 MP), e.g. a decompression bomb. */
   | "too-many-pixels"
-  /** sharp cannot read it (not really an image, HEIC/HEVC which the prebuilt libvips lacks, ...). */
+  /** Neither sharp nor the HEIF box parser can read it (not really an image, a malformed HEIF, ...). */
   | "unreadable"
   /** A TIFF or HEIF with several pages: re-encoding would keep only the first. */
   | "multi-page"
@@ -83,13 +86,14 @@ export type StripOutcome =
       readonly type: string;
       /**
        * `reencoded`: decoded with the orientation applied and encoded again in the same format;
-       * `chunks`: metadata chunks removed losslessly (PNG, WebP); `unchanged`: there was nothing
-       * to remove (the bytes are the original ones).
+       * `chunks`: metadata chunks removed losslessly (PNG, WebP); `scrubbed`: metadata payloads
+       * overwritten in place with empty ones, same length and layout (HEIF); `unchanged`: there
+       * was nothing to remove (the bytes are the original ones).
        */
-      readonly method: "reencoded" | "chunks" | "unchanged";
-      /** Displayed size of the stored image. */
-      readonly width: number;
-      readonly height: number;
+      readonly method: "reencoded" | "chunks" | "scrubbed" | "unchanged";
+      /** Displayed size of the stored image; absent only for a HEIF whose header gives none. */
+      readonly width?: number;
+      readonly height?: number;
     }
   | {
       readonly stripped: false;
@@ -139,9 +143,13 @@ export interface MetadataStripper {
  *   than 1 is decoded, rotated and re-encoded (WebP lossless when the source was; an animated WebP
  *   keeps its frames and loses the orientation tag).
  * - TIFF: re-encoded with LZW (lossless); multi-page files are kept as they are.
- * - HEIF: re-encoded with AV1 when it is AVIF-coded. HEIC (HEVC) cannot be decoded by sharp's
- *   prebuilt libvips (no HEVC decoder, for patent reasons), so HEIC files are kept unmodified, as
- *   the reference server also does in practice.
+ * - HEIF (HEIC, AVIF, ...): the Exif and XMP items are overwritten in place with empty ones (see
+ *   heif-metadata.ts), without decoding: sharp's prebuilt libvips has no HEVC decoder, so HEIC,
+ *   the format phones write, could not be re-encoded at all, and for AVIF this is lossless and
+ *   keeps every image of a collection, auxiliary images included. Orientation stays in the
+ *   `irot`/`imir` properties that HEIF readers apply (Exif orientation is ignored in HEIF), and
+ *   no pixel limit applies since nothing is decoded. Only when the container cannot be parsed is
+ *   a single-image AVIF re-encoded with sharp instead; any other such HEIF is kept unmodified.
  */
 export function createMetadataStripper(options: MetadataStripperOptions): MetadataStripper {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_STRIP_PIXELS;
@@ -161,6 +169,18 @@ export function createMetadataStripper(options: MetadataStripperOptions): Metada
       const original = buffered.data;
 
       const probe = await probeImage(original);
+      if (probe?.format === "heif" || (probe === undefined && isHeifFile(original))) {
+        const scrub = scrubHeifMetadata(original);
+        if (scrub.ok) {
+          const size = probe === undefined ? scrub.displaySize : { width: probe.displayWidth, height: probe.displayHeight };
+          const type = declared === "heif" ? input.type : CANONICAL_TYPE.heif;
+          return { stripped: true, body: scrub.body, size: scrub.body.length, type, method: scrub.changed ? "scrubbed" : "unchanged", ...size };
+        }
+        // A container that cannot be parsed: only an AVIF that sharp decodes can still be stripped.
+        if (probe?.compression !== "av1") {
+          return keep(original, original.length, input.type, "unreadable", new Error(`HEIF not scrubbed (${scrub.reason}): ${scrub.message}`));
+        }
+      }
       if (probe === undefined) return keep(original, original.length, input.type, "unreadable");
       const format = probe.format as StrippableFormat;
       if (!(format in CANONICAL_TYPE)) return keep(original, original.length, input.type, "unreadable");
@@ -169,9 +189,6 @@ export function createMetadataStripper(options: MetadataStripperOptions): Metada
       }
       if ((format === "tiff" || format === "heif") && probe.pages > 1) {
         return keep(original, original.length, input.type, "multi-page");
-      }
-      if (format === "heif" && probe.compression !== "av1") {
-        return keep(original, original.length, input.type, "unreadable");
       }
       const type = STRIP_TYPES.get(input.type) === format ? input.type : CANONICAL_TYPE[format];
 

@@ -252,7 +252,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps): Partial<Se
       if (outcome.stripped) {
         body = outcome.body;
         type = outcome.type;
-        dims = { width: outcome.width, height: outcome.height };
+        if (outcome.width !== undefined && outcome.height !== undefined) dims = { width: outcome.width, height: outcome.height };
       }
     }
     let meta = p.meta;

@@ -15,6 +15,8 @@ import {
   tiffWithExif,
   webpWithExif,
 } from "./images.js";
+import { buildHeic, differingOffsets, inRanges } from "./heif-files.js";
+import { scrubHeifMetadata } from "../../src/media/heif-metadata.js";
 
 const stripper = createMetadataStripper({ limiter: createLimiter({ concurrency: 2 }) });
 
@@ -152,18 +154,75 @@ describe("metadata stripping", () => {
     expect(out.body.includes("Acme")).toBe(false);
   });
 
-  test("HEIF: AVIF-coded files are re-encoded as HEIF; HEIC that sharp cannot decode is kept as is", async () => {
-    const avif = await canvas(40, 20).heif({ compression: "av1", quality: 60 }).withExif(CAMERA_EXIF).toBuffer();
-    const out = stripped(await stripper.strip({ body: avif, type: "image/heif" }));
-    expect(out.type).toBe("image/heif");
-    expect((await sharp(out.body).metadata()).format).toBe("heif");
-    expect(out.body.includes("Acme")).toBe(false);
+  test("HEIC (HEVC, which sharp cannot decode): Exif/GPS and XMP scrubbed in place, same length, size from the header", async () => {
+    const built = buildHeic();
+    expect(await exifr.gps(built.file)).toMatchObject({ latitude: expect.closeTo(48.856, 2) });
+    const out = stripped(await stripper.strip({ body: built.file, type: "image/heic" }));
+    expect(out).toMatchObject({ method: "scrubbed", type: "image/heic", size: built.file.length, width: 48, height: 64 });
+    expect(out.body.length).toBe(built.file.length);
+    expect(await exifr.gps(out.body)).toBeUndefined();
+    expect(await exifOf(out.body)).toBeUndefined();
+    expect(out.body.includes("SecretPlace")).toBe(false);
+    expect(differingOffsets(built.file, out.body).every((at) => inRanges(at, [...built.exif, ...built.xmp]))).toBe(true);
+  });
 
-    // ISO-BMFF with a `heic` brand and no decodable image: what an iPhone HEIC looks like to this libvips.
-    const heic = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from("ftypheic\0\0\0\0mif1heic", "latin1"), Buffer.alloc(64)]);
-    const kept = await stripper.strip({ body: heic, type: "image/heic" });
+  test("AVIF (declared image/heif or image/avif): scrubbed in place, pixels and displayed size unchanged", async () => {
+    const avif = await canvas(40, 20).heif({ compression: "av1", quality: 60 }).withMetadata({ orientation: 6 }).withExifMerge(CAMERA_EXIF).toBuffer();
+    for (const type of ["image/heif", "image/avif"]) {
+      const out = stripped(await stripper.strip({ body: avif, type }));
+      expect(out).toMatchObject({ method: "scrubbed", type, size: avif.length, width: 20, height: 40 });
+      expect(out.body.includes("Acme")).toBe(false);
+      expect((await pixels(out.body)).equals(await pixels(avif))).toBe(true);
+    }
+    const plain = await canvas(16, 16).heif({ compression: "av1", quality: 50 }).toBuffer();
+    const unchanged = stripped(await stripper.strip({ body: plain, type: "image/avif" }));
+    expect(unchanged.method).toBe("unchanged");
+    expect(unchanged.body).toBe(plain);
+  });
+
+  test("HEIC bytes declared as JPEG: scrubbed, stored as image/heif", async () => {
+    const out = stripped(await stripper.strip({ body: buildHeic().file, type: "image/jpeg" }));
+    expect(out).toMatchObject({ method: "scrubbed", type: "image/heif" });
+  });
+
+  test("a HEIC whose header claims 30000x30000 is still scrubbed: nothing is decoded", async () => {
+    const built = buildHeic({ size: [30000, 30000] });
+    const out = stripped(await stripper.strip({ body: built.file, type: "image/heic" }));
+    expect(out).toMatchObject({ method: "scrubbed", width: 30000, height: 30000 });
+    expect(await exifr.gps(out.body)).toBeUndefined();
+  });
+
+  test("a HEIF container that cannot be parsed: HEIC kept as is and logged; a decodable AVIF re-encoded instead", async () => {
+    const warnings: unknown[] = [];
+    const logged = createMetadataStripper({ limiter: createLimiter({ concurrency: 1 }), logger: { warn: (obj: unknown) => void warnings.push(obj) } });
+    // An Exif extent of length 0 ("the whole referenced data") is refused by the scrubber. The
+    // built HEIC has an iloc v1 without base offsets; its Exif entry is the second one.
+    const heic = Buffer.from(buildHeic().file);
+    heic.writeUInt32BE(0, heic.indexOf("iloc", 0, "latin1") + 4 + 8 + 16 + 12);
+    const kept = await logged.strip({ body: heic, type: "image/heic" });
     expect(kept).toMatchObject({ stripped: false, reason: "unreadable", type: "image/heic" });
     expect((kept.body as Buffer).equals(heic)).toBe(true);
+    expect(warnings).toEqual([expect.objectContaining({ type: "image/heic", reason: "unreadable", err: expect.objectContaining({ message: expect.stringContaining("unsupported") }) })]);
+
+    // sharp's AVIF has an iloc v0 with 4-byte base offsets, offsets and lengths, one extent per
+    // item (18-byte entries): the Exif entry is the one pointing at the Exif payload.
+    const avif = await canvas(40, 20).heif({ compression: "av1", quality: 60 }).withExif(CAMERA_EXIF).toBuffer();
+    const scan = scrubHeifMetadata(avif);
+    if (!scan.ok) throw new Error(scan.message);
+    const exifAt = scan.regions[0]!.start;
+    const broken = Buffer.from(avif);
+    const ilocAt = broken.indexOf("iloc", 0, "latin1") + 4;
+    for (let i = 0, entry = ilocAt + 8; i < broken.readUInt16BE(ilocAt + 6); i++, entry += 18) {
+      if (broken.readUInt32BE(entry + 4) + broken.readUInt32BE(entry + 10) === exifAt) broken.writeUInt32BE(0, entry + 14);
+    }
+    expect(scrubHeifMetadata(broken)).toMatchObject({ ok: false, reason: "unsupported" });
+    const out = stripped(await logged.strip({ body: broken, type: "image/heif" }));
+    expect(out.method).toBe("reencoded");
+    expect(out.body.includes("Acme")).toBe(false);
+
+    // ISO-BMFF with a `heic` brand and no meta box at all.
+    const empty = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from("ftypheic\0\0\0\0mif1heic", "latin1"), Buffer.alloc(64)]);
+    expect(await logged.strip({ body: empty, type: "image/heic" })).toMatchObject({ stripped: false, reason: "unreadable" });
   });
 
   test("a type that lies about the bytes: the stored type follows the bytes", async () => {
