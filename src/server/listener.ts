@@ -49,7 +49,7 @@ export async function listen(handler: Handler, port: number, host?: string): Pro
     s.once("close", () => sessions.delete(s));
   });
 
-  const tcp = net.createServer((socket) => {
+  const tcp = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
