@@ -4,6 +4,8 @@
  * (GPS included) and XMP payloads. The image bytes are a placeholder: nothing here decodes pixels.
  * The builder records where each payload landed, so tests can tell metadata bytes from the rest.
  */
+import exifr from "exifr";
+import sharp from "sharp";
 import type { ByteRange } from "../../src/media/heif-metadata.js";
 import { tiffWithExif } from "./images.js";
 
@@ -257,6 +259,18 @@ export function buildHeic(options: HeicOptions = {}): BuiltHeif {
     meta: { start: metaStart, end: metaStart + meta.length },
     ...(irotAt >= 0 ? { irot: { start: irotAt, end: irotAt + 9 } } : {}),
   };
+}
+
+/**
+ * The GPS position libheif (through sharp) reads from a HEIF's Exif item, decoded by exifr; it
+ * follows every iloc layout (base offsets, idat, several extents), which exifr's own HEIF reader
+ * does not.
+ */
+export async function libheifGps(file: Buffer): Promise<{ latitude: number; longitude: number } | undefined> {
+  const { exif } = await sharp(file, { limitInputPixels: false }).metadata();
+  if (exif === undefined) return undefined;
+  const tiff = exif.subarray(0, 6).toString("latin1") === "Exif\0\0" ? exif.subarray(6) : exif;
+  return (await exifr.gps(tiff).catch(() => undefined)) ?? undefined;
 }
 
 /** Whether byte `at` lies in one of `ranges`. */

@@ -9,7 +9,7 @@ import exifr from "exifr";
 import fc from "fast-check";
 import sharp from "sharp";
 import { type ByteRange, emptyExif, emptyXmp, isHeifFile, scrubHeifMetadata, type HeifScrubResult } from "../../src/media/heif-metadata.js";
-import { box, buildHeic, differingOffsets, fullBox, GPS_XMP, type HeicOptions, inRanges, u16, u32 } from "./heif-files.js";
+import { box, buildHeic, differingOffsets, fullBox, GPS_XMP, type HeicOptions, inRanges, libheifGps, u16, u32 } from "./heif-files.js";
 import { CAMERA_EXIF, canvas, jpegWithExif, pngWithTextChunks } from "./images.js";
 
 type Scrubbed = Extract<HeifScrubResult, { ok: true }>;
@@ -30,14 +30,6 @@ function outside(a: Buffer, b: Buffer, ranges: readonly ByteRange[]): number[] {
 }
 
 const total = (ranges: readonly ByteRange[]) => ranges.reduce((n, r) => n + r.end - r.start, 0);
-
-/** GPS read by libheif (through sharp) from the Exif item, then decoded by exifr. */
-async function libheifGps(file: Buffer): Promise<{ latitude: number; longitude: number } | undefined> {
-  const { exif } = await sharp(file, { limitInputPixels: false }).metadata();
-  if (exif === undefined) return undefined;
-  const tiff = exif.subarray(0, 6).toString("latin1") === "Exif\0\0" ? exif.subarray(6) : exif;
-  return (await exifr.gps(tiff).catch(() => undefined)) ?? undefined;
-}
 
 describe("HEIC built like a phone's: Exif with GPS, XMP with GPS, irot", () => {
   test("GPS readable before, gone after; same length; only the metadata bytes changed; irot kept", async () => {
