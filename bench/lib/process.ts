@@ -22,22 +22,16 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Bundles `script` (relative to the root) with esbuild into a fresh directory under node_modules/.cache. */
-async function bundle(script: string): Promise<string> {
-  const { build } = await import("esbuild");
+/**
+ * Bundles `script` (relative to the root) as scripts/build.mjs bundles the server, into a fresh
+ * directory under node_modules/.cache (where the packages left out of the bundle resolve).
+ */
+export async function bundle(script: string): Promise<string> {
+  const [{ build }, { serverBundleOptions }] = await Promise.all([import("esbuild"), import("../../scripts/build.mjs")]);
   const cache = join(ROOT, "node_modules", ".cache", "memos-connect");
   mkdirSync(cache, { recursive: true });
   const outfile = join(mkdtempSync(join(cache, "bench-")), basename(script).replace(/\.ts$/, ".mjs"));
-  await build({
-    entryPoints: [join(ROOT, script)],
-    outfile,
-    bundle: true,
-    packages: "external",
-    platform: "node",
-    target: "node20",
-    format: "esm",
-    logLevel: "warning",
-  });
+  await build(serverBundleOptions(join(ROOT, script), outfile));
   return outfile;
 }
 
