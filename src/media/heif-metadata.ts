@@ -14,6 +14,15 @@
  * Exif item therefore never changes how the image displays; it only removes a stale orientation
  * tag that viewers treating HEIF like JPEG would wrongly apply on top of `irot`.
  *
+ * Also blanked: XMP in `uuid` boxes (top level or in `meta`), and the `udta`/`meta` boxes of an
+ * image sequence's `moov` (turned into `free` boxes). Duplicated `iinf`/`iloc` boxes are all read,
+ * so an item one reader finds and another does not is blanked either way.
+ *
+ * Not rewritten (the file is then refused, `ok: false`, and the caller keeps or re-encodes it):
+ * metadata located through construction method 2 (offsets into another item), extents of length
+ * 0 ("all of the referenced data"), and anything past the limits below. Metadata in boxes this
+ * format does not define for it (vendor `uuid` boxes other than XMP, `free` payloads) is left.
+ *
  * Every read is bounds-checked: a hostile or truncated file is answered with `ok: false` and is
  * never written to; nothing here throws.
  */
@@ -377,7 +386,7 @@ function scrubMeta(file: Buffer, meta: Box, plan: Plan, primary: boolean): void 
   const children: MetaChildren = { iinf: [], iloc: [], idat: [], pitm: [], iprp: [] };
   for (const box of boxesIn(file, head.pos, meta.end)) {
     if (box.type === "uuid" && box.uuid === XMP_UUID) addXmpBox(box, plan);
-    if (!(box.type in children)) continue;
+    if (!Object.hasOwn(children, box.type)) continue;
     const list = children[box.type as keyof MetaChildren];
     if (list.length >= MAX_SAME_BOXES) throw unsupported(`too many '${box.type}' boxes`);
     list.push(box);
