@@ -37,8 +37,8 @@ export interface RestHandlerOptions {
 /** The REST transcoder as a route: answers (and returns true) for every path under the prefix. */
 export interface RestHandler extends RouteHandler {
   readonly table: RouteTable;
-  /** The OpenAPI document, when served. */
-  readonly openApi: Readonly<Record<string, unknown>> | undefined;
+  /** The OpenAPI document, when served (generated on first use). */
+  openApiDocument(): Readonly<Record<string, unknown>> | undefined;
 }
 
 const FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
@@ -62,9 +62,12 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
   const table = createRouteTable(routes);
   const invokers = createUnaryInvokers(options.services, options.interceptors);
   const documentPath = `${prefix}openapi.json`;
-  const openApi =
-    options.openApi === undefined ? undefined : createOpenApiDocument(routes, { ...options.openApi, documentPath });
-  const openApiBody = openApi === undefined ? undefined : JSON.stringify(openApi);
+  // Generated on first request, not at start: it walks every binding, and few clients ask for it.
+  const openApiOptions = options.openApi;
+  let openApi: Readonly<Record<string, unknown>> | undefined;
+  let openApiBody: string | undefined;
+  const openApiDocument = (): Readonly<Record<string, unknown>> | undefined =>
+    openApiOptions === undefined ? undefined : (openApi ??= createOpenApiDocument(routes, { ...openApiOptions, documentPath }));
   const logger = options.logger;
   const maxBodyBytes = options.maxBodyBytes;
   const prefixBare = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
@@ -83,7 +86,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     if (!path.startsWith(prefix) && path !== prefixBare) return false;
     const httpMethod = req.method ?? "GET";
     try {
-      if (openApiBody !== undefined && path === documentPath) {
+      if (openApiOptions !== undefined && path === documentPath) {
         if (httpMethod !== "GET" && httpMethod !== "HEAD") {
           res.setHeader("Allow", "GET, HEAD");
           reject(req, res, path, new ConnectError("Method Not Allowed", Code.Unimplemented), 405);
@@ -94,7 +97,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
           res.statusCode = 200;
           res.setHeader("Content-Type", "application/json");
           res.end();
-        } else writeJson(res, 200, openApiBody);
+        } else writeJson(res, 200, (openApiBody ??= JSON.stringify(openApiDocument())));
         return true;
       }
 
@@ -189,7 +192,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       return true;
     }
   };
-  return Object.assign(handler, { table, openApi });
+  return Object.assign(handler, { table, openApiDocument });
 }
 
 function isForm(req: NodeRequest): boolean {
