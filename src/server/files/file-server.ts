@@ -6,17 +6,11 @@ import type { Logger } from "../../logger.js";
 import { isThumbnailType, type Thumbnailer } from "../../media/thumbnail.js";
 import type { NodeRequest, NodeResponse, RouteHandler } from "../http-handler.js";
 import { asUnavailable, failureSummary } from "../unavailable.js";
+import { SECURITY_HEADERS, sendFileError } from "./file-response.js";
 import { ifRangeAllows, isNotModified, parseRange, quoteEtag } from "./http-range.js";
 
 /** Path prefix of attachment bytes (spec §5.1). */
 export const ATTACHMENT_FILE_PREFIX = "/file/attachments/";
-
-/** Security headers on every successful file response (spec §5.3). */
-const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
-  ["X-Content-Type-Options", "nosniff"],
-  ["X-Frame-Options", "DENY"],
-  ["Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline';"],
-];
 
 /** Headers that describe the bytes of a successful response, removed from an error answer. */
 const REPRESENTATION_HEADERS = ["Content-Length", "Content-Range", "Content-Disposition", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges"];
@@ -121,19 +115,19 @@ export function createFileRoute<A extends FileAttachment>(options: FileRouteOpti
     res.setHeader("Cache-Control", "private, no-store");
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("Allow", "GET, HEAD");
-      sendError(res, 405, "method not allowed");
+      sendFileError(res, 405, "method not allowed");
       return true;
     }
     const parsed = parseFileUrl(url);
     if (parsed === undefined) {
-      sendError(res, 404, "attachment not found");
+      sendFileError(res, 404, "attachment not found");
       return true;
     }
 
     try {
       const attachment = await options.lookup(parsed.uid);
       if (attachment === undefined) {
-        sendError(res, 404, "attachment not found");
+        sendFileError(res, 404, "attachment not found");
         return true;
       }
       let identity: Promise<FileIdentity | undefined> | undefined;
@@ -146,18 +140,18 @@ export function createFileRoute<A extends FileAttachment>(options: FileRouteOpti
             return undefined;
           })),
       });
-      if (access === "not-found") return sendError(res, 404, "attachment not found"), true;
-      if (access === "unauthenticated") return sendError(res, 401, "authentication required"), true;
-      if (access === "forbidden") return sendError(res, 403, "permission denied"), true;
+      if (access === "not-found") return sendFileError(res, 404, "attachment not found"), true;
+      if (access === "unauthenticated") return sendFileError(res, 401, "authentication required"), true;
+      if (access === "forbidden") return sendFileError(res, 403, "permission denied"), true;
       res.setHeader("Cache-Control", access === "public" ? "public, no-cache" : "private, no-store");
 
-      if (parsed.motion) return sendError(res, 400, "attachment does not have motion clip"), true;
-      if (attachment.content.kind === "external") return sendError(res, 404, "attachment has no stored content"), true;
+      if (parsed.motion) return sendFileError(res, 400, "attachment does not have motion clip"), true;
+      if (attachment.content.kind === "external") return sendFileError(res, 404, "attachment has no stored content"), true;
 
       const representation = (parsed.thumbnail && (await thumbnailOf(attachment))) || (await originalOf(attachment));
       if (representation === undefined) {
         logger?.warn({ uid: attachment.uid }, "attachment bytes are missing from storage");
-        return sendError(res, 404, "attachment content not found"), true;
+        return sendFileError(res, 404, "attachment content not found"), true;
       }
       await send(req, res, attachment, representation);
     } catch (err) {
@@ -170,8 +164,8 @@ export function createFileRoute<A extends FileAttachment>(options: FileRouteOpti
       }
       // The failure may come after the representation's headers were set (opening the bytes).
       for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
-      if (unavailable !== undefined) sendError(res, 503, unavailable.rawMessage);
-      else sendError(res, 500, "internal error");
+      if (unavailable !== undefined) sendFileError(res, 503, unavailable.rawMessage);
+      else sendFileError(res, 500, "internal error");
     }
     return true;
   };
@@ -237,7 +231,7 @@ export function createFileRoute<A extends FileAttachment>(options: FileRouteOpti
       if (requested.kind === "unsatisfiable") {
         res.setHeader("Content-Range", `bytes */${size}`);
         res.removeHeader("Content-Disposition");
-        sendError(res, 416, "requested range not satisfiable");
+        sendFileError(res, 416, "requested range not satisfiable");
         return;
       }
       if (requested.kind === "partial") range = { start: requested.start, end: requested.end };
@@ -307,13 +301,6 @@ export function parseFileUrl(url: string): FileUrl | undefined {
   };
   const shareToken = params.get("share_token") ?? "";
   return { uid, thumbnail: flag("thumbnail"), motion: flag("motion"), ...(shareToken === "" ? {} : { shareToken }) };
-}
-
-/** An error in the file server's shape (spec §5.1: `{"message": ...}`). */
-function sendError(res: NodeResponse, status: number, message: string): void {
-  res.statusCode = status;
-  res.setHeader("Content-Type", "application/json");
-  res.end(JSON.stringify({ message }));
 }
 
 /**
