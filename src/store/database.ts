@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { DEFAULT_MIGRATION_TABLE, Kysely, Migrator, PostgresDialect, sql, type LogConfig } from "kysely";
 import type pg from "pg";
 import { migrationProvider } from "./migrations.js";
-import { isNewDataDir, readPgliteTemplate } from "./pglite-template.js";
+import { copyPgliteTemplate, isNewDataDir, readPgliteTemplate } from "./pglite-template.js";
 import type { Database } from "./schema.js";
 
 /** The Kysely handle every repository takes. */
@@ -63,9 +63,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
     let loadDataDir = options.loadDataDir;
     if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
     // A new directory, or a database in memory, starts from the install-time template when
-    // there is one (no initdb).
+    // there is one (no initdb, and the migrations it holds already applied): a directory gets a
+    // copy of the template's files, a database in memory loads its dump.
     if (loadDataDir === undefined && (options.dataDir === undefined || isNewDataDir(options.dataDir))) {
-      loadDataDir = readPgliteTemplate();
+      const copied = options.dataDir !== undefined && (await copyPgliteTemplate(options.dataDir));
+      if (!copied) loadDataDir = await readPgliteTemplate();
     }
     const client = new PGlite({ dataDir: options.dataDir, loadDataDir });
     db = new Kysely<Database>({ dialect: new PGliteDialect(client), log: options.log });
