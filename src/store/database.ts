@@ -1,6 +1,8 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { DEFAULT_MIGRATION_TABLE, Kysely, Migrator, PostgresDialect, sql, type LogConfig } from "kysely";
+import type { PGliteOptions } from "@electric-sql/pglite";
 import type pg from "pg";
 import { migrationProvider } from "./migrations.js";
 import { copyPgliteTemplate, isNewDataDir, readPgliteTemplate } from "./pglite-template.js";
@@ -69,7 +71,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
       const copied = options.dataDir !== undefined && (await copyPgliteTemplate(options.dataDir));
       if (!copied) loadDataDir = await readPgliteTemplate();
     }
-    const client = new PGlite({ dataDir: options.dataDir, loadDataDir });
+    const pgliteWasmModule = compiledPgliteWasm();
+    const client = new PGlite({ dataDir: options.dataDir, loadDataDir, ...(pgliteWasmModule === undefined ? {} : { pgliteWasmModule }) });
     db = new Kysely<Database>({ dialect: new PGliteDialect(client), log: options.log });
   } else {
     const { default: pgModule } = await import("pg");
@@ -142,6 +145,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<OpenDataba
       return db.destroy();
     },
   };
+}
+
+/** A compiled WebAssembly module, as PGlite takes it. */
+type WasmModule = NonNullable<PGliteOptions["pgliteWasmModule"]>;
+/** The global `WebAssembly` object (its value; the compiler options here type only its namespace). */
+const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => WasmModule } };
+
+let pgliteWasm: WasmModule | undefined;
+
+/**
+ * PGlite's WebAssembly module, compiled once per process and synchronously: functions compile
+ * lazily on first call, so this takes some tens of milliseconds, and it spares the start the
+ * stall of PGlite's own asynchronous compilation, which blocks the main thread for hundreds of
+ * milliseconds shortly after the database opens. `undefined` when the file cannot be found
+ * (PGlite then loads it itself).
+ */
+function compiledPgliteWasm(): WasmModule | undefined {
+  if (pgliteWasm !== undefined) return pgliteWasm;
+  try {
+    const entry = createRequire(import.meta.url).resolve("@electric-sql/pglite");
+    pgliteWasm = new wasm.Module(readFileSync(join(dirname(entry), "pglite.wasm")));
+  } catch {
+    return undefined;
+  }
+  return pgliteWasm;
 }
 
 /** Applies every pending migration; the first failure is thrown with its cause. */
