@@ -27,12 +27,13 @@ const CLIENTS = 50;
  */
 const WARMUP = { minSeconds: 15, minRequests: 3000, maxSeconds: 60 };
 /**
- * Largest growth the measured window's trend may account for: 10% of the median RSS, at least
- * 40 MiB (about the swing of the resident set under this load: garbage collections, buffers of
- * uploads in flight). A leak of 40 MiB a minute fails it: about 16 KiB per request at 40 req/s,
- * 4 KiB at 150 req/s.
+ * Largest growth the measured window's trend may account for: 15% of the median RSS, at least
+ * 64 MiB (about the swing of the resident set under this load: garbage collections, buffers of
+ * uploads in flight, PGlite's WebAssembly memory growing in steps; a 66 MiB swing was seen on
+ * PGlite within one minute that ended lower than it peaked). A leak of 80 MiB a minute fails it:
+ * about 20 KiB per request at 70 req/s.
  */
-const trendTolerance = (medianMiB: number) => Math.max(40, 0.1 * medianMiB);
+const trendTolerance = (medianMiB: number) => Math.max(64, 0.15 * medianMiB);
 const TIMEOUT_MS = (WARMUP.maxSeconds + SECONDS) * 1000 + 180_000;
 
 const describeIfPostgres = findPostgresBin() !== undefined ? describe : describe.skip;
@@ -65,7 +66,9 @@ async function loadAndCheck(title: string, server: ServerProcess): Promise<void>
   for (const op of ["SignIn", "CreateMemo", "ListMemos", "next page", "GetMemo", "Upload multipart", "CreateAttachment", "Download", "Thumbnail"]) {
     expect([op, result.ops.some((o) => o.op.includes(op) && o.count > 0)]).toEqual([op, true]);
   }
-  expect(measured.length).toBeGreaterThanOrEqual(Math.floor(SECONDS) - 1);
+  // One sample a second, from a timer that shares this process with the 50 clients: some ticks
+  // come late, so three quarters of them are enough for the trend.
+  expect(measured.length).toBeGreaterThanOrEqual(Math.floor(SECONDS * 0.75));
   expect(trend.trendGrowthMiB).toBeLessThan(trendTolerance(trend.medianMiB));
 }
 
