@@ -8,13 +8,13 @@
 import { gzipSync } from "node:zlib";
 import { fromBinary, fromJson, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { SAMPLE_FILTERS } from "./support/cel-arbitrary.js";
 import {
   callerArb,
   check,
   CONNECT_CODES,
   deletingLast,
   expectHealthy,
+  poolsOf,
   rawRequest,
   startFuzzTarget,
   summary,
@@ -41,7 +41,7 @@ const started = Date.now();
 
 beforeAll(async () => {
   target = await startFuzzTarget();
-  pools = { names: target.names, pageTokens: target.pageTokens, filters: SAMPLE_FILTERS };
+  pools = poolsOf(target);
   unimplemented = unimplementedMethods(target);
 }, TEST_TIMEOUT_MS);
 afterAll(async () => {

@@ -9,12 +9,13 @@ import { fromJson, toBinary, type DescMethod, type DescService } from "@bufbuild
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
-import { SAMPLE_FILTERS, filterArb } from "./support/cel-arbitrary.js";
+import { filterArb } from "./support/cel-arbitrary.js";
 import {
   callerArb,
   check,
   expectHealthy,
   expectRestAnswer,
+  poolsOf,
   rawRequest,
   REQUEST_DEADLINE_MS,
   startFuzzTarget,
@@ -41,7 +42,7 @@ const started = Date.now();
 
 beforeAll(async () => {
   target = await startFuzzTarget();
-  pools = { names: target.names, pageTokens: target.pageTokens, filters: SAMPLE_FILTERS };
+  pools = poolsOf(target);
 }, TEST_TIMEOUT_MS);
 afterAll(async () => {
   summary("inputs", target, started);

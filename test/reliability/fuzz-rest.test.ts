@@ -9,13 +9,14 @@ import { connect } from "node:net";
 import type { DescField, DescMessage } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { collectRoutes, createRouteTable, type RestRoute } from "../../src/server/rest/route-table.js";
-import { SAMPLE_FILTERS, filterArb } from "./support/cel-arbitrary.js";
+import { filterArb } from "./support/cel-arbitrary.js";
 import {
   callerArb,
   check,
   deletingLast,
   expectHealthy,
   expectRestAnswer,
+  poolsOf,
   rawRequest,
   startFuzzTarget,
   summary,
@@ -42,7 +43,7 @@ const started = Date.now();
 
 beforeAll(async () => {
   target = await startFuzzTarget();
-  pools = { names: target.names, pageTokens: target.pageTokens, filters: SAMPLE_FILTERS };
+  pools = poolsOf(target);
   unimplemented = unimplementedMethods(target);
 }, TEST_TIMEOUT_MS);
 afterAll(async () => {

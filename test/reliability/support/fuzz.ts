@@ -10,6 +10,8 @@ import fc from "fast-check";
 import { AttachmentService } from "../../../gen/memos/api/v1/attachment_service_pb.js";
 import { Visibility } from "../../../gen/memos/api/v1/memo_service_pb.js";
 import { startTestApp, type TestApp } from "../../support/app.js";
+import { SAMPLE_FILTERS } from "./cel-arbitrary.js";
+import type { Pools } from "./proto-arbitrary.js";
 import { newMemo, newUser, type WebUser } from "../../webapp/support.js";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -317,4 +319,9 @@ export function summary(suite: string, target: FuzzTarget | undefined, started: 
   if (target === undefined) return;
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   process.stdout.write(`fuzz summary: ${suite}: ${target.inputs} inputs in ${secs} s (FUZZ_SEED=${BASE_SEED}${process.env.FUZZ_RUNS ? ` FUZZ_RUNS=${process.env.FUZZ_RUNS}` : ""})\n`);
+}
+
+/** The value pools the message generators draw names, page tokens and filters from. */
+export function poolsOf(target: FuzzTarget): Pools {
+  return { names: target.names, pageTokens: target.pageTokens, filters: SAMPLE_FILTERS };
 }
