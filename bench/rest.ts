@@ -60,7 +60,10 @@ async function main(): Promise<void> {
 async function scenario(title: string, contestants: ReadonlyArray<{ name: string; server: ServerProcess; target: LoadTarget }>): Promise<void> {
   // The REST answer must be a real one before it is timed.
   const probe = await fetch(contestants[0]!.target.url);
-  if (probe.status !== 200) throw new Error(`REST probe answered ${probe.status}: ${await probe.text()}`);
+  const restBody = await probe.text();
+  if (probe.status !== 200) throw new Error(`REST probe answered ${probe.status}: ${restBody}`);
+  const bareBody = await (await fetch(contestants[2]!.target.url)).text();
+  if (bareBody !== restBody) console.log(`(the bare handler's body differs from REST's: ${bareBody.length} vs ${restBody.length} bytes)`);
 
   console.log(`\n## ${title}: ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} keep-alive connections, contestants alternate\n`);
   for (const c of contestants) await runLoad(c.target, { connections: CONNECTIONS, seconds: 1 }); // warm-up

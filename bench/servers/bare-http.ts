@@ -1,7 +1,15 @@
-// Baseline: a bare node:http handler that returns a JSON body like GetInstanceProfile's.
+// Baseline: a bare node:http handler that returns the JSON body the stub server's REST
+// GetInstanceProfile answers, byte for byte (bench/rest.ts checks that they match).
 import http from "node:http";
 
-const body = JSON.stringify({ version: "0.1.0", needsSetup: true, accessMode: "INSTANCE_ACCESS_MODE_PRIVATE" });
+const body = JSON.stringify({
+  version: "0.1.0",
+  demo: false,
+  instanceUrl: "",
+  commit: "",
+  needsSetup: true,
+  accessMode: "INSTANCE_ACCESS_MODE_PRIVATE",
+});
 http
   .createServer((req, res) => {
     if (req.url === "/healthz") return void res.end("ok");

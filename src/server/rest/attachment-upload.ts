@@ -8,7 +8,7 @@ import { IMAGE_HEAD_BYTES } from "../../media/image-size.js";
 import { streamedUploadKey, type StagedFile, type StreamedUpload } from "../../services/attachment-service.js";
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse } from "../http-handler.js";
-import { incomingHeaders } from "../incoming-headers.js";
+import { incomingHeaders } from "../headers.js";
 import { peerAddressKey } from "../request-context.js";
 import { asUnavailable } from "../unavailable.js";
 import { createUnaryInvokers } from "./invoke-unary.js";

@@ -3,13 +3,13 @@ import { Code, ConnectError, createContextValues, type Interceptor } from "@conn
 import type { Logger } from "../../logger.js";
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse, RouteHandler } from "../http-handler.js";
-import { incomingHeaders } from "../incoming-headers.js";
+import { incomingHeaders } from "../headers.js";
 import { peerAddressKey } from "../request-context.js";
 import { readBody } from "./body-reader.js";
 import { createUnaryInvokers, type CallInit } from "./invoke-unary.js";
 import { createOpenApiDocument, type OpenApiOptions } from "./openapi.js";
 import { buildRequest } from "./request-builder.js";
-import { copyResponseHeaders, writeError, writeJson } from "./rest-response.js";
+import { writeError, writeJson } from "./rest-response.js";
 import { collectRoutes, createRouteTable, type RouteMatch, type RouteTable } from "./route-table.js";
 
 /** Settings of {@link createRestHandler}. */
@@ -174,14 +174,13 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         if (!abort.signal.aborted) abort.abort(callOver);
       }
       if (res.writableEnded || res.destroyed) return true;
-      copyResponseHeaders(result.header, res);
       if (!result.ok) {
-        writeError(res, result.error);
+        writeError(res, result.error, undefined, result.header);
         return true;
       }
       const out = toJson(route.method.output, result.message, { alwaysEmitImplicit: true });
       const payload = route.responseBody === undefined ? out : ((out as Record<string, JsonValue>)[route.responseBody.jsonName] ?? null);
-      writeJson(res, 200, JSON.stringify(payload));
+      writeJson(res, 200, JSON.stringify(payload), result.header);
       return true;
     } catch (err) {
       if (!res.headersSent && !res.writableEnded) {

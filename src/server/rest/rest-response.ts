@@ -1,4 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { OutgoingHttpHeaders } from "node:http";
+import { ResponseHeaders } from "../headers.js";
 import type { NodeResponse } from "../http-handler.js";
 
 /**
@@ -40,47 +42,67 @@ const SKIPPED_HEADERS = new Set([
   "keep-alive",
   "upgrade",
   "proxy-connection",
-  "set-cookie",
 ]);
 
 /**
- * Copies headers a service or interceptor set (`ctx.responseHeader`, error metadata) onto the
- * response as real headers, `Set-Cookie` included (spec §1.7 recommendation, §10 Q1: not the
+ * Adds headers a service or interceptor set (`ctx.responseHeader`, error metadata) to `out` as
+ * real response headers, `Set-Cookie` included (spec §1.7 recommendation, §10 Q1: not the
  * gateway's `Grpc-Metadata-` prefix). Multiple cookies stay separate header lines.
  */
-export function copyResponseHeaders(from: Headers, res: NodeResponse): void {
-  from.forEach((value, key) => {
-    if (!SKIPPED_HEADERS.has(key)) res.setHeader(key, value);
+function addHeaders(from: Headers, out: OutgoingHttpHeaders): void {
+  const add = (name: string, value: string) => {
+    if (name === "set-cookie") {
+      const cookies = out["set-cookie"];
+      if (cookies === undefined) out["set-cookie"] = [value];
+      else (cookies as string[]).push(value);
+    } else if (!SKIPPED_HEADERS.has(name)) out[name] = value;
+  };
+  if (from instanceof ResponseHeaders) return from.each(add);
+  from.forEach((value, name) => {
+    if (name !== "set-cookie") add(name, value);
   });
-  const cookies = from.getSetCookie();
-  if (cookies.length > 0) {
-    const prev = res.getHeader("set-cookie");
-    const existing = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
-    res.setHeader("set-cookie", [...existing, ...cookies]);
-  }
+  for (const cookie of from.getSetCookie()) add("set-cookie", cookie);
 }
 
-/** Writes a JSON body that is already serialized. */
-export function writeJson(res: NodeResponse, status: number, body: string): void {
-  res.statusCode = status;
-  res.setHeader("Content-Type", "application/json");
-  res.setHeader("Content-Length", Buffer.byteLength(body));
-  res.end(body);
+/**
+ * Writes a JSON body that is already serialized, with the headers of `sources` (the call's
+ * response headers, an error's metadata) and any set on `res` before.
+ */
+export function writeJson(res: NodeResponse, status: number, body: string, ...sources: Headers[]): void {
+  const out: OutgoingHttpHeaders = {};
+  for (const from of sources) addHeaders(from, out);
+  send(res, status, body, out);
 }
 
 /**
  * Writes an error as grpc-gateway does (spec §1.4): `{"code":<int>,"message":"...","details":[]}`
  * with `Content-Type: application/json`. The status comes from the code unless `status` is
- * given (routing errors: 404, 405, 413). Headers in the error's metadata are sent too.
+ * given (routing errors: 404, 405, 413). The headers of `callHeaders` (what the service set
+ * before it failed, such as a cleared cookie) and of the error's metadata are sent too.
  * `Unauthenticated` also gets `WWW-Authenticate: Bearer` (RFC 6750; the gateway puts the
  * error message there, which is not a valid challenge).
  */
-export function writeError(res: NodeResponse, error: ConnectError, status?: number): void {
-  copyResponseHeaders(error.metadata, res);
-  if (error.code === Code.Unauthenticated) res.setHeader("WWW-Authenticate", "Bearer");
-  writeJson(
-    res,
-    status ?? httpStatusForCode(error.code),
-    JSON.stringify({ code: error.code, message: error.rawMessage, details: [] }),
-  );
+export function writeError(res: NodeResponse, error: ConnectError, status?: number, callHeaders?: Headers): void {
+  const out: OutgoingHttpHeaders = {};
+  if (callHeaders !== undefined) addHeaders(callHeaders, out);
+  addHeaders(error.metadata, out);
+  if (error.code === Code.Unauthenticated) out["www-authenticate"] = "Bearer";
+  const body = JSON.stringify({ code: error.code, message: error.rawMessage, details: [] });
+  send(res, status ?? httpStatusForCode(error.code), body, out);
+}
+
+/**
+ * Sends the response with every header in one `writeHead` (cheaper than a `setHeader` each);
+ * headers set on `res` before are kept, and cookies set there are sent beside those in `out`.
+ */
+function send(res: NodeResponse, status: number, body: string, out: OutgoingHttpHeaders): void {
+  const cookies = out["set-cookie"] as string[] | undefined;
+  if (cookies !== undefined && res.hasHeader("set-cookie")) {
+    const prev = res.getHeader("set-cookie");
+    out["set-cookie"] = [...(Array.isArray(prev) ? prev : [String(prev)]), ...cookies];
+  }
+  out["content-type"] = "application/json";
+  out["content-length"] = Buffer.byteLength(body);
+  res.writeHead(status, out);
+  res.end(body);
 }
