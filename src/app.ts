@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { createContextValues, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import { AttachmentService } from "../gen/memos/api/v1/attachment_service_pb.js";
 import { AuthService } from "../gen/memos/api/v1/auth_service_pb.js";
 import { IdentityProviderService } from "../gen/memos/api/v1/idp_service_pb.js";
@@ -33,7 +33,7 @@ import { createLoggingInterceptor } from "./server/interceptors/logging.js";
 import { createMetadataInterceptor } from "./server/interceptors/metadata.js";
 import { createRecoveryInterceptor } from "./server/interceptors/recovery.js";
 import { listen, type Listener } from "./server/listener.js";
-import { peerAddressKey } from "./server/request-context.js";
+import { callContextValues } from "./server/request-context.js";
 import { createSseRoute, SSE_PATH } from "./server/sse/sse-route.js";
 import { answerRouteFailure } from "./server/unavailable.js";
 import { createAccountServices } from "./services/account.js";
@@ -174,7 +174,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       routes: createRoutes(services),
       interceptors,
       readMaxBytes: config.maxBodyBytes,
-      contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
+      contextValues: (req) => callContextValues(req.socket?.remoteAddress),
       logger,
     });
     const rest = createRestHandler({ services, interceptors, maxBodyBytes: config.maxBodyBytes, openApi: { version: VERSION }, logger });

@@ -2,7 +2,6 @@
 // handler, REST handler and interceptor chain as the app, so what bench/rest.ts measures against
 // it is the transport and transcoding overhead alone.
 import { create } from "@bufbuild/protobuf";
-import { createContextValues } from "@connectrpc/connect";
 import * as pb from "../../gen/memos/api/v1/instance_service_pb.js";
 import { createIdentityResolver } from "../../src/auth/identity.js";
 import { createLogger } from "../../src/logger.js";
@@ -15,7 +14,7 @@ import { createLoggingInterceptor } from "../../src/server/interceptors/logging.
 import { createMetadataInterceptor } from "../../src/server/interceptors/metadata.js";
 import { createRecoveryInterceptor } from "../../src/server/interceptors/recovery.js";
 import { listen } from "../../src/server/listener.js";
-import { peerAddressKey } from "../../src/server/request-context.js";
+import { callContextValues } from "../../src/server/request-context.js";
 import { createRestHandler } from "../../src/server/rest/rest-handler.js";
 
 const logger = createLogger("warn");
@@ -33,7 +32,7 @@ const connect = createConnectHandler({
   routes: createRoutes(services),
   interceptors,
   readMaxBytes: maxBodyBytes,
-  contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
+  contextValues: (req) => callContextValues(req.socket?.remoteAddress),
   logger,
 });
 const rest = createRestHandler({ services, interceptors, maxBodyBytes, logger });

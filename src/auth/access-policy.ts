@@ -39,14 +39,3 @@ export function methodAccess(procedure: string): MethodAccess {
 
 /** Reads the current access mode; must read fresh state on every call (no caching, spec §1.3). */
 export type AccessModeReader = () => Promise<AccessMode>;
-
-/**
- * Decides whether an anonymous caller may reach `procedure`. Reads the access mode only when
- * the answer depends on it, so bootstrap and protected methods cost no database read.
- */
-export async function anonymousMayCall(procedure: string, readAccessMode: AccessModeReader): Promise<boolean> {
-  const access = methodAccess(procedure);
-  if (access === "protected") return false;
-  if (access === "bootstrap") return true;
-  return (await readAccessMode()) === "PUBLIC";
-}

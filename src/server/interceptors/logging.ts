@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../logger.js";
+import { procedureOf } from "../request-context.js";
 
 /** Codes that mean the caller did something wrong: logged at info, not error (spec §1.5). */
 const CLIENT_CODES: ReadonlySet<Code> = new Set([
@@ -28,7 +29,7 @@ export function codeName(code: Code): string {
 export function createLoggingInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
-    const procedure = `/${req.service.typeName}/${req.method.name}`;
+    const procedure = procedureOf(req.method);
     try {
       const res = await next(req);
       logger.info({ procedure, code: "ok", ms: elapsed(started) }, "call");

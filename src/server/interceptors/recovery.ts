@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../logger.js";
 import { dataExceptionMessage } from "../../store/database-errors.js";
+import { procedureOf } from "../request-context.js";
 import { asUnavailable, failureSummary } from "../unavailable.js";
 
 /**
@@ -15,7 +16,7 @@ export function createRecoveryInterceptor(logger: Logger): Interceptor {
     try {
       return await next(req);
     } catch (err) {
-      const procedure = `/${req.service.typeName}/${req.method.name}`;
+      const procedure = procedureOf(req.method);
       const unavailable = asUnavailable(err);
       if (unavailable !== undefined) {
         if (unavailable !== err) logger.warn({ procedure, reason: failureSummary(unavailable) }, unavailable.rawMessage);

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { create, toJson } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AttachmentSchema, AttachmentService, CreateAttachmentRequestSchema } from "../../../gen/memos/api/v1/attachment_service_pb.js";
 import type { BlobStore } from "../../blob/blob-store.js";
 import type { Logger } from "../../logger.js";
@@ -9,7 +9,7 @@ import { streamedUploadKey, type StagedFile, type StreamedUpload } from "../../s
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse } from "../http-handler.js";
 import { incomingHeaders } from "../headers.js";
-import { peerAddressKey } from "../request-context.js";
+import { callContextValues } from "../request-context.js";
 import { asUnavailable } from "../unavailable.js";
 import { createUnaryInvokers } from "./invoke-unary.js";
 import { malformed, multipartBoundary, multipartEvents, type MultipartEvent } from "./multipart.js";
@@ -122,9 +122,7 @@ export function createAttachmentUploadRoute(options: {
       requestMethod: "POST",
       url: `http://${headerOf(req, "host") ?? "localhost"}${req.url ?? ""}`,
       requestHeader: incomingHeaders(req.headers),
-      contextValues: createContextValues()
-        .set(peerAddressKey, req.socket?.remoteAddress ?? "")
-        .set(streamedUploadKey, upload),
+      contextValues: callContextValues(req.socket?.remoteAddress).set(streamedUploadKey, upload),
       signal: () => abort.signal,
     });
     res.off("close", onClose);

@@ -1,10 +1,10 @@
 import { toJson, type JsonValue, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../logger.js";
 import type { ServiceRegistration } from "../connect-routes.js";
 import type { NodeRequest, NodeResponse, RouteHandler } from "../http-handler.js";
 import { incomingHeaders } from "../headers.js";
-import { peerAddressKey } from "../request-context.js";
+import { callContextValues } from "../request-context.js";
 import { readBody } from "./body-reader.js";
 import { createUnaryInvokers, type CallInit } from "./invoke-unary.js";
 import { createOpenApiDocument, type OpenApiOptions } from "./openapi.js";
@@ -158,7 +158,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
         requestMethod: httpMethod,
         url: requestUrl(req, url),
         requestHeader: incomingHeaders(req.headers),
-        contextValues: createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
+        contextValues: callContextValues(req.socket?.remoteAddress),
         signal: () => {
           if (abort === undefined) {
             abort = new AbortController();
