@@ -127,9 +127,25 @@ const startupScenario: Scenario = {
   },
 };
 
+/** A benchmark that is a script of its own (it prints its own tables), run as a child process. */
+function scriptScenario(name: string, script: string, description: string): Scenario {
+  return {
+    name,
+    description,
+    async run() {
+      execFileSync(process.execPath, ["--import", "tsx", join(ROOT, script)], { stdio: "inherit" });
+    },
+  };
+}
+
 const scenarios: Scenario[] = [unaryScenario("unary", "pglite")];
 if (findPostgresBin() !== undefined) scenarios.push(unaryScenario("unary-pg", "postgres"));
-scenarios.push(startupScenario);
+scenarios.push(
+  startupScenario,
+  scriptScenario("rest", "bench/rest.ts", "REST against Connect JSON and bare node:http, same RPC (bench/rest.ts)"),
+  scriptScenario("rest-matcher", "bench/rest-matcher.ts", "REST route matching time over the full route table (bench/rest-matcher.ts)"),
+  scriptScenario("home", "bench/home.ts", "the web app's home-page load, server time on PGlite (bench/home.ts)"),
+);
 
 /**
  * A load scenario: starts every contestant (the first is ours, the others baselines), warms
