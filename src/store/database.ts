@@ -5,6 +5,7 @@ import { DEFAULT_MIGRATION_TABLE, Kysely, Migrator, PostgresDialect, sql, type L
 import type { PGliteOptions } from "@electric-sql/pglite";
 import type pg from "pg";
 import { migrationProvider } from "./migrations.js";
+import { PGliteDialect } from "./pglite-driver.js";
 import { copyPgliteTemplate, isNewDataDir, readPgliteTemplate } from "./pglite-template.js";
 import type { Database } from "./schema.js";
 
@@ -61,7 +62,7 @@ const INT8_OID = 20;
 export async function openDatabase(options: DatabaseOptions): Promise<OpenDatabase> {
   let db: Db;
   if (options.driver === "pglite") {
-    const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
+    const { PGlite } = await import("@electric-sql/pglite");
     let loadDataDir = options.loadDataDir;
     if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
     // A new directory, or a database in memory, starts from the install-time template when

@@ -4,6 +4,7 @@ import { dirname, join, sep } from "node:path";
 import { Kysely } from "kysely";
 import { migrate } from "./database.js";
 import { migrationProvider } from "./migrations.js";
+import { PGliteDialect } from "./pglite-driver.js";
 import type { Database } from "./schema.js";
 
 /**
@@ -100,7 +101,7 @@ export async function writePgliteTemplate(): Promise<string | undefined> {
   if (path === undefined) return undefined;
   const migrations = Object.keys(await migrationProvider.getMigrations());
   if (templateHolds(path, migrations)) return path;
-  const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
+  const { PGlite } = await import("@electric-sql/pglite");
   const pg = new PGlite();
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pg) });
   let dump: Blob;
