@@ -34,7 +34,41 @@ const INVALID_VALUE = /[\0\r\n]/;
 /** Leading and trailing HTTP whitespace, which `Headers` strips from values. */
 const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 
-class IncomingHeaders extends HeadersBase {
+/**
+ * A `Headers` whose entries start out in a cheaper form of the subclass's own and move into the
+ * `Headers` list with {@link DeferredHeaders.own} before anything iterates them.
+ */
+abstract class DeferredHeaders extends HeadersBase {
+  /** Moves the entries into the `Headers` list; does nothing once they are there. */
+  protected abstract own(): void;
+
+  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
+    this.own();
+    super.forEach(callback, thisArg);
+  }
+
+  override keys(): IterableIterator<string> {
+    this.own();
+    return super.keys();
+  }
+
+  override values(): IterableIterator<string> {
+    this.own();
+    return super.values();
+  }
+
+  override entries(): IterableIterator<[string, string]> {
+    this.own();
+    return super.entries();
+  }
+
+  override [Symbol.iterator](): IterableIterator<[string, string]> {
+    this.own();
+    return super[Symbol.iterator]();
+  }
+}
+
+class IncomingHeaders extends DeferredHeaders {
   #raw: IncomingHttpHeaders | undefined;
 
   constructor(raw: IncomingHttpHeaders) {
@@ -43,7 +77,7 @@ class IncomingHeaders extends HeadersBase {
   }
 
   /** Copies the raw entries into the list; every method but `get` and `has` goes through this. */
-  #own(): void {
+  protected own(): void {
     const raw = this.#raw;
     if (raw === undefined) return;
     this.#raw = undefined;
@@ -73,48 +107,23 @@ class IncomingHeaders extends HeadersBase {
   }
 
   override append(name: string, value: string): void {
-    this.#own();
+    this.own();
     super.append(name, value);
   }
 
   override set(name: string, value: string): void {
-    this.#own();
+    this.own();
     super.set(name, value);
   }
 
   override delete(name: string): void {
-    this.#own();
+    this.own();
     super.delete(name);
   }
 
   override getSetCookie(): string[] {
-    this.#own();
+    this.own();
     return super.getSetCookie();
-  }
-
-  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
-    this.#own();
-    super.forEach(callback, thisArg);
-  }
-
-  override keys(): IterableIterator<string> {
-    this.#own();
-    return super.keys();
-  }
-
-  override values(): IterableIterator<string> {
-    this.#own();
-    return super.values();
-  }
-
-  override entries(): IterableIterator<[string, string]> {
-    this.#own();
-    return super.entries();
-  }
-
-  override [Symbol.iterator](): IterableIterator<[string, string]> {
-    this.#own();
-    return super[Symbol.iterator]();
   }
 }
 
@@ -125,7 +134,7 @@ class IncomingHeaders extends HeadersBase {
  * entries move into the `Headers` list (sorted, combined) only when something iterates them.
  * {@link ResponseHeaders.each} hands the entries to the response writer without that step.
  */
-export class ResponseHeaders extends HeadersBase {
+export class ResponseHeaders extends DeferredHeaders {
   /** Lower-case name to the values set, in order (read combined with ", "), Set-Cookie aside. */
   #map: Map<string, string[]> | undefined = new Map();
   #cookies: string[] | undefined;
@@ -145,7 +154,7 @@ export class ResponseHeaders extends HeadersBase {
   }
 
   /** Moves the entries into the `Headers` list; every iterating method goes through this. */
-  #own(): void {
+  protected own(): void {
     const map = this.#map;
     if (map === undefined) return;
     this.#map = undefined;
@@ -195,31 +204,6 @@ export class ResponseHeaders extends HeadersBase {
   override getSetCookie(): string[] {
     if (this.#map === undefined) return super.getSetCookie();
     return this.#cookies === undefined ? [] : [...this.#cookies];
-  }
-
-  override forEach(callback: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
-    this.#own();
-    super.forEach(callback, thisArg);
-  }
-
-  override keys(): IterableIterator<string> {
-    this.#own();
-    return super.keys();
-  }
-
-  override values(): IterableIterator<string> {
-    this.#own();
-    return super.values();
-  }
-
-  override entries(): IterableIterator<[string, string]> {
-    this.#own();
-    return super.entries();
-  }
-
-  override [Symbol.iterator](): IterableIterator<[string, string]> {
-    this.#own();
-    return super[Symbol.iterator]();
   }
 }
 

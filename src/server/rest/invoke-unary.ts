@@ -69,31 +69,40 @@ type AnyFn = Parameters<Interceptor>[0];
 // allocate accessor pairs (and a fresh hidden class) on every call, which is both slower and
 // keeps short-lived garbage alive past the young generation.
 
-/**
- * The HandlerContext of connect-es `createHandlerContext`, built directly: one lazily created
- * signal instead of three AbortControllers per call (deadline, request, linked), and the
- * trailer (which REST never sends) only when asked for; REST calls carry no deadline.
- */
-class RestHandlerContext implements HandlerContext {
+/** What both handler contexts of a REST call hold; REST calls carry no deadline. */
+abstract class RestContext implements HandlerContext {
   readonly protocolName = "rest";
-  readonly requestMethod: string;
-  readonly url: string;
-  readonly requestHeader: Headers;
-  readonly responseHeader: Headers = new ResponseHeaders();
-  readonly values: ContextValues;
-  #trailer: Headers | undefined;
-  readonly #init: CallInit;
 
   constructor(
     readonly service: DescService,
     readonly method: DescMethodUnary,
-    init: CallInit,
-  ) {
+    readonly requestMethod: string,
+    readonly url: string,
+    readonly requestHeader: Headers,
+    readonly values: ContextValues,
+    readonly responseHeader: Headers,
+  ) {}
+
+  abstract get signal(): AbortSignal;
+  abstract get responseTrailer(): Headers;
+
+  timeoutMs(): undefined {
+    return undefined;
+  }
+}
+
+/**
+ * The HandlerContext of connect-es `createHandlerContext`, built directly: one lazily created
+ * signal instead of three AbortControllers per call (deadline, request, linked), and the
+ * trailer (which REST never sends) only when asked for.
+ */
+class RestHandlerContext extends RestContext {
+  #trailer: Headers | undefined;
+  readonly #init: CallInit;
+
+  constructor(service: DescService, method: DescMethodUnary, init: CallInit) {
+    super(service, method, init.requestMethod, init.url, init.requestHeader, init.contextValues, new ResponseHeaders());
     this.#init = init;
-    this.requestMethod = init.requestMethod;
-    this.url = init.url;
-    this.requestHeader = init.requestHeader;
-    this.values = init.contextValues;
   }
 
   get signal(): AbortSignal {
@@ -102,10 +111,6 @@ class RestHandlerContext implements HandlerContext {
 
   get responseTrailer(): Headers {
     return (this.#trailer ??= new Headers());
-  }
-
-  timeoutMs(): undefined {
-    return undefined;
   }
 }
 
@@ -140,27 +145,12 @@ class RestUnaryRequest implements UnaryRequest {
  * The context the implementation sees: the call's context with what the interceptors may have
  * replaced on the request (message aside: headers, URL, context values).
  */
-class ImplContext implements HandlerContext {
-  readonly service: DescService;
-  readonly method: DescMethodUnary;
-  readonly protocolName = "rest";
-  readonly requestMethod: string;
-  readonly url: string;
-  readonly requestHeader: Headers;
-  readonly responseHeader: Headers;
-  readonly values: ContextValues;
-
+class ImplContext extends RestContext {
   constructor(
     readonly req: UnaryRequest,
     readonly ctx: RestHandlerContext,
   ) {
-    this.service = req.service;
-    this.method = ctx.method;
-    this.requestMethod = req.requestMethod;
-    this.url = req.url;
-    this.requestHeader = req.header;
-    this.responseHeader = ctx.responseHeader;
-    this.values = req.contextValues;
+    super(req.service, ctx.method, req.requestMethod, req.url, req.header, req.contextValues, ctx.responseHeader);
   }
 
   get signal(): AbortSignal {
@@ -169,10 +159,6 @@ class ImplContext implements HandlerContext {
 
   get responseTrailer(): Headers {
     return this.ctx.responseTrailer;
-  }
-
-  timeoutMs(): undefined {
-    return undefined;
   }
 }
 
