@@ -21,11 +21,14 @@ function get(port: number, path: string, agent?: http.Agent): Promise<{ status: 
 
 describe("listener", () => {
   test("close() lets an in-flight request finish, then refuses new connections", async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
     const listener = await listen((_req, res) => {
+      arrived();
       setTimeout(() => res.end("slow done"), 300);
     }, 0, "127.0.0.1");
     const inFlight = get(listener.port, "/slow");
-    await new Promise((r) => setTimeout(r, 50));
+    await arrival;
     expect(listener.inFlight()).toBe(1);
     const closed = listener.close(5_000);
     await expect(inFlight).resolves.toMatchObject({ status: 200, body: "slow done" });
